@@ -1,0 +1,77 @@
+/*
+ * inode.h - the inode table: FUSE node ids to backing inodes.
+ *
+ * Each FUSE inode is one backing inode, identified by (st_dev, st_ino), so
+ * every hard link of a file is the same node.  A node holds an O_PATH,
+ * O_NOFOLLOW file descriptor that reaches the backing inode again without a
+ * path, and the kernel's lookup count.  Every name is resolved with *at()
+ * calls relative to the parent's descriptor, one component at a time and
+ * never through a symlink, so nothing outside SOURCE is reachable.
+ *
+ * A node's FUSE id is its address, except for the root, which is
+ * FUSE_ROOT_ID.  The kernel holds a lookup reference for every id it knows,
+ * so the node behind an id in a request stays valid for that request.
+ *
+ * Thread-safe.  The table lock is never held across a syscall that can block
+ * on the backing filesystem except close(), and never across a FUSE reply.
+ */
+#ifndef MMAPFS_INODE_H
+#define MMAPFS_INODE_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+struct inode {
+	/* Immutable while the node exists. */
+	dev_t dev;
+	ino_t ino;
+	int fd;                 /* O_PATH | O_NOFOLLOW */
+	mode_t type;            /* st_mode & S_IFMT */
+
+	/* Private to inode.c. */
+	uint64_t nlookup;       /* protected by table->lock */
+};
+
+struct inode_table;
+
+/* Opens SOURCE as the root.  Returns NULL with *error set on failure. */
+struct inode_table *inode_table_new(const char *source, GError **error);
+
+void inode_table_free(struct inode_table *t);
+
+struct inode *inode_table_root(struct inode_table *t);
+
+/* The node behind a FUSE id the kernel sent. */
+struct inode *inode_from_id(struct inode_table *t, fuse_ino_t id);
+
+/* The FUSE id of a node. */
+fuse_ino_t inode_id(struct inode_table *t, const struct inode *node);
+
+/*
+ * Resolves one name in the directory parent without following a symlink.
+ * On success returns 0, fills *st and *out with a node whose lookup count
+ * has been raised by one (the caller owes the kernel, or inode_forget()).
+ * Returns a negative errno otherwise: -EINVAL for "", ".", ".." and names
+ * holding '/', which the kernel never sends.
+ */
+int inode_lookup(struct inode_table *t, struct inode *parent,
+		 const char *name, struct stat *st, struct inode **out);
+
+/* Lowers a node's lookup count by n; frees it at zero (never the root). */
+void inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
+
+/* Nodes known now, the root included. */
+unsigned inode_table_size(struct inode_table *t);
+
+/*
+ * Writes "/proc/self/fd/N" for node into buf: the path by which calls that
+ * have no *at() form with AT_EMPTY_PATH (open with new flags, xattrs) reach
+ * exactly the inode the descriptor holds.
+ */
+#define INODE_PROC_PATH_MAX 32
+void inode_proc_path(const struct inode *node, char buf[INODE_PROC_PATH_MAX]);
+
+#endif

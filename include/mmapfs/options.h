@@ -1,0 +1,76 @@
+/*
+ * options.h - the command line and mount options of mmapfs.
+ *
+ * One table describes every mmapfs option: the parser reads it, and --help
+ * prints it, defaults included, so the two cannot drift apart.  FUSE's own
+ * options (-f, -d, -s, -o allow_other, -o ro, ...) pass through untouched to
+ * libfuse, which rejects the ones it does not know.
+ *
+ * Called from main() only, before any thread starts.  Strings in
+ * struct mmapfs_options are owned by it; mmapfs_options_clear() frees them.
+ */
+#ifndef MMAPFS_OPTIONS_H
+#define MMAPFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+/* Defaults, documented in --help and the README. */
+#define MMAPFS_DEFAULT_MAX_MAPS   4096u
+#define MMAPFS_DEFAULT_MAX_MAPPED (16ull << 30)
+#define MMAPFS_DEFAULT_TIMEOUT    1.0
+
+/* Bounds that reject nonsense before it reaches the kernel. */
+#define MMAPFS_MAX_MAX_MAPS   (1u << 20)
+#define MMAPFS_MAX_MAX_MAPPED (1ull << 46)   /* 64 TiB of address space */
+#define MMAPFS_MAX_TIMEOUT    86400.0
+
+struct mmapfs_options {
+	char *source;           /* backing directory, absolute, no trailing / */
+	char *mountpoint;       /* absolute */
+	unsigned max_maps;      /* live mappings at most */
+	uint64_t max_mapped;    /* bytes mapped at most */
+	double timeout;         /* entry and attribute timeout, seconds */
+	bool read_only;         /* -o ro */
+	bool allow_other;       /* -o allow_other (implies default_permissions) */
+
+	/* FUSE's own command-line options, as fuse_parse_cmdline() left them. */
+	struct fuse_cmdline_opts fuse;
+};
+
+enum mmapfs_parse_result {
+	MMAPFS_PARSE_OK,        /* mount with the options parsed */
+	MMAPFS_PARSE_EXIT,      /* --help or --version was printed: exit 0 */
+	MMAPFS_PARSE_ERROR,     /* *error says why: print it, exit non-zero */
+};
+
+/*
+ * Parses *args (FUSE_ARGS_INIT(argc, argv) on entry) into *opts, and leaves
+ * in *args what libfuse's fuse_session_new() must see: the FUSE options,
+ * plus fsname, and default_permissions when allow_other is given.  Checks
+ * that SOURCE is a directory and MOUNTPOINT exists; mounts nothing.
+ */
+enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
+					      struct mmapfs_options *opts,
+					      GError **error);
+
+void mmapfs_options_clear(struct mmapfs_options *opts);
+
+/* Prints the usage line and the option table, with defaults, to stdout. */
+void mmapfs_options_print_help(const char *progname);
+
+/*
+ * Parses a size: decimal digits with an optional K, M, G or T suffix
+ * (powers of 1024).  Returns FALSE for anything else, including a sign,
+ * an empty string and values that do not fit in 64 bits.
+ */
+gboolean mmapfs_parse_size(const char *text, uint64_t *out);
+
+/* Parses a whole decimal number in [min, max]. */
+gboolean mmapfs_parse_count(const char *text, uint64_t min, uint64_t max,
+			    uint64_t *out);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * main.c - mmapfs: argument parsing, session set-up, signals, the loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "mmapfs/inode.h"
+#include "mmapfs/log.h"
+#include "mmapfs/mapcache.h"
+#include "mmapfs/ops.h"
+#include "mmapfs/options.h"
+#include "mmapfs/safecopy.h"
+
+/* One O_PATH descriptor per known inode: take every descriptor we may. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open file limit: %s",
+				 g_strerror(errno));
+	}
+}
+
+static void print_version(void)
+{
+	printf("mmapfs %s\nlibfuse %s\n", MMAPFS_VERSION, fuse_pkgversion());
+	fuse_lowlevel_version();
+}
+
+static void log_cache_summary(struct mapcache *maps, struct inode_table *t)
+{
+	struct mapcache_stats s;
+
+	mapcache_get_stats(maps, &s);
+	log_info("mapping cache: %" G_GUINT64_FORMAT " hits, %" G_GUINT64_FORMAT
+		 " misses, %" G_GUINT64_FORMAT " mapped, %" G_GUINT64_FORMAT
+		 " evicted, %" G_GUINT64_FORMAT " remapped, %" G_GUINT64_FORMAT
+		 " dropped, %" G_GUINT64_FORMAT " read with pread; %lu SIGBUS recovered; %u inodes known",
+		 s.hits, s.misses, s.created, s.evicted, s.remapped,
+		 s.invalidated, s.refused + s.map_failures,
+		 safecopy_recoveries(), inode_table_size(t));
+}
+
+static int run_session(struct fuse_session *se, const struct mmapfs_options *opts)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (opts->fuse.singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, opts->fuse.clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, opts->fuse.max_idle_threads);
+	if (opts->fuse.max_threads > 0 && opts->fuse.max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(cfg, opts->fuse.max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct mmapfs_options opts;
+	struct mmapfs fs = { .opts = &opts };
+	struct fuse_session *se = NULL;
+	g_autoptr(GError) error = NULL;
+	int ret = 1, res;
+
+	switch (mmapfs_options_parse(&args, &opts, &error)) {
+	case MMAPFS_PARSE_EXIT:
+		if (opts.fuse.show_help)
+			mmapfs_options_print_help(argv[0]);
+		else
+			print_version();
+		ret = 0;
+		goto out_args;
+	case MMAPFS_PARSE_ERROR:
+		fprintf(stderr, "mmapfs: %s\n", error->message);
+		goto out_args;
+	case MMAPFS_PARSE_OK:
+		break;
+	}
+	if (opts.fuse.debug)
+		mmapfs_log_set_level(MMAPFS_LOG_DEBUG);
+
+	res = safecopy_init();
+	if (res < 0) {
+		log_error("cannot install the SIGBUS handler: %s", g_strerror(-res));
+		goto out_args;
+	}
+	raise_nofile_limit();
+	fs.inodes = inode_table_new(opts.source, &error);
+	if (!fs.inodes) {
+		log_error("%s", error->message);
+		goto out_args;
+	}
+	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
+	fs.timeout = opts.timeout;
+
+	/* Rejects the FUSE options libfuse does not know, before mounting. */
+	se = fuse_session_new(&args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);
+	if (!se)
+		goto out_fs;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_signals;
+	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
+		 opts.source, opts.mountpoint, opts.max_maps, opts.max_mapped);
+
+	/* Returns in the parent only once the child is ready to serve. */
+	if (fuse_daemonize(opts.fuse.foreground) != 0) {
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
+	res = run_session(se, &opts);
+	ret = res < 0 ? 1 : 0;
+	fuse_session_unmount(se);
+	log_info("unmounted '%s'", opts.mountpoint);
+	log_cache_summary(fs.maps, fs.inodes);
+
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	mapcache_free(fs.maps);
+	inode_table_free(fs.inodes);
+out_args:
+	mmapfs_options_clear(&opts);
+	fuse_opt_free_args(&args);
+	return ret;
+}

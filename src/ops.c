@@ -1,0 +1,66 @@
+/*
+ * ops.c - the fuse_lowlevel_ops table, session init, and what the handlers
+ * share: turning an errno into a reply, and filling a lookup entry.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mmapfs/log.h"
+#include "mmapfs/ops.h"
+
+void mmapfs_reply_err(fuse_req_t req, int res)
+{
+	fuse_reply_err(req, res < 0 ? -res : 0);
+}
+
+int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
+		     struct fuse_entry_param *e)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode *node;
+	int res;
+
+	memset(e, 0, sizeof(*e));
+	res = inode_lookup(fs->inodes, parent, name, &e->attr, &node);
+	if (res < 0)
+		return res;
+	e->ino = inode_id(fs->inodes, node);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	return 0;
+}
+
+static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Readdirplus answers `ls -l` and `find` in one round trip per batch. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+}
+
+static void mmapfs_destroy(void *userdata)
+{
+	struct mmapfs *fs = userdata;
+
+	mapcache_drop_all(fs->maps);
+}
+
+const struct fuse_lowlevel_ops mmapfs_ops = {
+	.init = mmapfs_init,
+	.destroy = mmapfs_destroy,
+	.lookup = mmapfs_op_lookup,
+	.forget = mmapfs_op_forget,
+	.forget_multi = mmapfs_op_forget_multi,
+	.getattr = mmapfs_op_getattr,
+	.readlink = mmapfs_op_readlink,
+	.access = mmapfs_op_access,
+	.statfs = mmapfs_op_statfs,
+	.opendir = mmapfs_op_opendir,
+	.readdir = mmapfs_op_readdir,
+	.readdirplus = mmapfs_op_readdirplus,
+	.releasedir = mmapfs_op_releasedir,
+	.open = mmapfs_op_open,
+	.release = mmapfs_op_release,
+	.read = mmapfs_op_read,
+	.getxattr = mmapfs_op_getxattr,
+	.listxattr = mmapfs_op_listxattr,
+};

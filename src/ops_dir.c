@@ -1,0 +1,166 @@
+/*
+ * ops_dir.c - directories: opendir, readdir, readdirplus, releasedir.
+ *
+ * A directory handle wraps a DIR stream of the backing directory.  FUSE
+ * offsets are the backing filesystem's d_off cookies, so a reader that comes
+ * back with an offset resumes with seekdir().  The kernel serialises
+ * readdir calls on one open directory, so a handle needs no lock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mmapfs/ops.h"
+
+struct dir_handle {
+	DIR *dp;
+	off_t offset;            /* where dp stands, as a FUSE offset */
+	struct dirent *entry;    /* read from dp but not yet sent, or NULL */
+};
+
+static struct dir_handle *dir_handle_of(struct fuse_file_info *fi)
+{
+	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct inode *node = mmapfs_inode(req, ino);
+	struct dir_handle *d;
+	int fd;
+
+	fd = openat(node->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		mmapfs_reply_err(req, -errno);
+		return;
+	}
+	d = g_new0(struct dir_handle, 1);
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		int e = errno;
+
+		close(fd);
+		g_free(d);
+		mmapfs_reply_err(req, -e);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) < 0) {
+		/* The opener was interrupted: nobody will release this. */
+		closedir(d->dp);
+		g_free(d);
+	}
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Adds one entry to buf, at most rem bytes.  Returns the bytes the entry
+ * takes (more than rem when it does not fit, and then nothing is owed to the
+ * kernel), or a negative errno.
+ */
+static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
+			 const struct dirent *de, char *buf, size_t rem)
+{
+	struct fuse_entry_param e;
+	size_t n;
+	int res;
+
+	if (!plus) {
+		struct stat st = {
+			.st_ino = de->d_ino,
+			.st_mode = (mode_t)de->d_type << 12,
+		};
+		return fuse_add_direntry(req, buf, rem, de->d_name, &st, de->d_off);
+	}
+	if (is_dot_or_dotdot(de->d_name)) {
+		/* ino 0: the kernel makes no dentry for these. */
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = de->d_ino;
+		e.attr.st_mode = (mode_t)de->d_type << 12;
+		return fuse_add_direntry_plus(req, buf, rem, de->d_name, &e,
+					      de->d_off);
+	}
+	res = mmapfs_do_lookup(req, dir, de->d_name, &e);
+	if (res < 0)
+		return res;
+	n = fuse_add_direntry_plus(req, buf, rem, de->d_name, &e, de->d_off);
+	if (n > rem)
+		inode_forget(mmapfs_of(req)->inodes, mmapfs_inode(req, e.ino), 1);
+	return n;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct dir_handle *d = dir_handle_of(fi);
+	struct inode *dir = mmapfs_inode(req, ino);
+	g_autofree char *buf = g_malloc(size);
+	size_t rem = size;
+	int err = 0;
+
+	if (off != d->offset) {
+		seekdir(d->dp, off);
+		d->entry = NULL;
+		d->offset = off;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = -errno;
+				break;
+			}
+		}
+		n = add_entry(req, dir, plus, d->entry, buf + (size - rem), rem);
+		if (n == -ENOENT) {
+			/* Removed since readdir saw it: skip it, as a
+			 * readdir(3) racing the removal could have. */
+			n = 0;
+		} else if (n < 0) {
+			err = n;
+			break;
+		} else if ((size_t)n > rem) {
+			break;
+		}
+		rem -= n;
+		d->offset = d->entry->d_off;
+		d->entry = NULL;
+	}
+	if (err && rem == size)
+		mmapfs_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+}
+
+void mmapfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void mmapfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct dir_handle *d = dir_handle_of(fi);
+
+	closedir(d->dp);
+	g_free(d);
+	fuse_reply_err(req, 0);
+}
