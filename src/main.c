@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "mmapfs/inode.h"
 #include "mmapfs/log.h"
@@ -29,6 +30,7 @@ static void raise_nofile_limit(void)
 static void print_version(void)
 {
 	printf("mmapfs %s\nlibfuse %s\n", MMAPFS_VERSION, fuse_pkgversion());
+	fflush(stdout);     /* before fusermount3 prints its own version */
 	fuse_lowlevel_version();
 }
 
@@ -101,7 +103,8 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
-	fs.timeout = opts.timeout;
+	fs.timeout = opts.cache == MMAPFS_CACHE_NONE ? 0 : opts.timeout;
+	fs.page_size = (size_t)sysconf(_SC_PAGESIZE);
 
 	/* Rejects the FUSE options libfuse does not know, before mounting. */
 	se = fuse_session_new(&args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);

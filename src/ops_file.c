@@ -5,19 +5,26 @@
  * mapcache_lookup() (a hash lookup and a pin), a probe of the pages under the
  * SIGBUS guard, and fuse_reply_buf() pointing straight into the mapping: the
  * kernel copies the bytes from our mapping into the reader's buffer, and we
- * copy nothing.  fstat() is called only when the read reaches past the end
- * of the mapping, to notice a file that grew (it is mapped again) or shrank.
- * Everything the cache cannot serve goes to read_fd(), which lets libfuse
- * read (or splice) from the backing descriptor: empty files, files larger
- * than max_mapped, files whose filesystem cannot mmap, and any read while
- * the budget is full of pinned mappings.
+ * copy nothing.  Everything the cache cannot serve goes to read_fd(), which
+ * reads from the backing descriptor: empty files,
+ * files larger than max_mapped, files whose filesystem cannot mmap, and any
+ * read while the budget is full of pinned mappings.
  *
- * A file that shrinks behind our back is caught by the probe, which says
- * how much of the range still exists: the mapping is dropped and the read is
- * answered from the descriptor, so the reader sees what the file holds now.
+ * A mapping knows the file's size when it was mapped; the file may have
+ * changed size since, behind our back.  Two checks keep a read from ever
+ * returning bytes past the file's current end (the zero-filled tail of the
+ * last page, or a page that is gone):
+ *   - a read that touches the mapping's last page calls fstat(): a file that
+ *     grew or shrank is mapped again at its new size;
+ *   - any other read probes one byte beyond its last page as well: if that
+ *     page is still there, the file still extends past the read.  When the
+ *     probe hits a missing page (SIGBUS, caught), the file shrank: the
+ *     mapping is dropped and the read is answered from the descriptor.
  * If the file shrinks in the instant between the probe and the reply, the
- * kernel's copy fails, the kernel answers that read with EIO, and the
- * mapping is dropped too.
+ * kernel's copy out of the mapping fails, the kernel answers that read with
+ * EIO, and the mapping is dropped too.  Either way the inode is marked
+ * read_by_fd: a file that others truncate while we read it is read with
+ * pread from then on, which races with truncation as natively as can be.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +34,12 @@
 #include "mmapfs/ops.h"
 #include "mmapfs/safecopy.h"
 
+#define ROUND_UP(x, align) (((x) + (align) - 1) & ~((align) - 1))
+
 struct open_file {
 	int fd;                     /* the backing file, opened for this open */
 	struct mapcache_key key;
-	gint mappable;              /* (atomic) 0 once mmap was refused */
+	struct inode *node;         /* held by the kernel while the file is open */
 };
 
 static struct open_file *open_file_of(struct fuse_file_info *fi)
@@ -74,11 +83,14 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh = g_new0(struct open_file, 1);
 	fh->fd = fd;
 	fh->key = (struct mapcache_key){ .dev = st.st_dev, .ino = st.st_ino };
-	fh->mappable = S_ISREG(st.st_mode);
-	if (fh->mappable)
+	fh->node = node;
+	if (!S_ISREG(st.st_mode))
+		g_atomic_int_set(&node->read_by_fd, 1);
+	else
 		mapcache_revalidate(fs->maps, &fh->key, &st);
 
 	fi->fh = (uintptr_t)fh;
+	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
 	if (fuse_reply_open(req, fi) < 0) {
 		close(fh->fd);
 		g_free(fh);
@@ -95,22 +107,56 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* Answers a read from the backing descriptor, through libfuse's buffer. */
-static void read_fd(fuse_req_t req, struct open_file *fh, size_t size,
-		    off_t off)
-{
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+/* Frees a thread's read buffer when the thread exits. */
+static GPrivate read_buffer_key = G_PRIVATE_INIT(g_free);
 
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fh->fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+struct read_buffer {
+	size_t size;
+	char data[];
+};
+
+/* This thread's buffer for reads from a descriptor, at least size bytes. */
+static char *read_buffer(size_t size)
+{
+	struct read_buffer *b = g_private_get(&read_buffer_key);
+
+	if (!b || b->size < size) {
+		b = g_malloc(sizeof(*b) + size);
+		b->size = size;
+		g_private_replace(&read_buffer_key, b);
+	}
+	return b->data;
 }
 
 /*
- * Returns a pinned mapping that reflects the file's current size whenever
- * [off, off + size) reaches past the cached mapping, or NULL when the read
- * must go to the descriptor.
+ * Answers a read from the backing descriptor.  We pread() into a buffer of
+ * our own rather than hand libfuse the descriptor (fuse_reply_data): with
+ * libfuse 3.14 that path answered whole pages of zeros, now and then, to
+ * reads racing a truncation of the backing file, which pread() never does.
+ */
+static void read_fd(fuse_req_t req, struct open_file *fh, size_t size,
+		    off_t off)
+{
+	char *buf = read_buffer(size);
+	ssize_t n = pread(fh->fd, buf, size, off);
+
+	if (n < 0)
+		mmapfs_reply_err(req, -errno);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+/* Offset of the first byte of the mapping's last page. */
+static uint64_t last_page_start(const struct mmapfs *fs,
+				const struct mapcache_map *m)
+{
+	return (m->len - 1) & ~(uint64_t)(fs->page_size - 1);
+}
+
+/*
+ * Returns a pinned mapping to read [off, off + size) from, or NULL when the
+ * read must go to the descriptor.  When the read touches the mapping's last
+ * page, the mapping returned has the file's current size.
  */
 static struct mapcache_map *map_for_read(struct mmapfs *fs,
 					 struct open_file *fh, size_t size,
@@ -120,7 +166,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 	struct stat st;
 	int res;
 
-	if (m && (uint64_t)off + size <= m->len)
+	if (m && (uint64_t)off + size <= last_page_start(fs, m))
 		return m;
 	if (fstat(fh->fd, &st) < 0) {
 		if (m)
@@ -128,7 +174,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 		return NULL;
 	}
 	if (m && (off_t)m->len == st.st_size)
-		return m;       /* a read that reaches the end of the file */
+		return m;
 	if (m)
 		mapcache_put(fs->maps, m);
 	res = mapcache_get(fs->maps, &fh->key, fh->fd, &st, &m);
@@ -136,11 +182,21 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 		return m;
 	if (res != -EFBIG && res != -ENOSPC) {
 		/* This filesystem (or this file) cannot be mapped: stop trying. */
-		g_atomic_int_set(&fh->mappable, 0);
+		g_atomic_int_set(&fh->node->read_by_fd, 1);
 		log_debug("cannot map inode %lu: %s", (unsigned long)st.st_ino,
 			  g_strerror(-res));
 	}
 	return NULL;
+}
+
+/* A file shrank under its mapping m (pinned by the caller). */
+static void file_shrank(struct mmapfs *fs, struct open_file *fh,
+			struct mapcache_map *m)
+{
+	mapcache_invalidate_map(fs->maps, m);
+	if (!g_atomic_int_exchange(&fh->node->read_by_fd, 1))
+		log_info("backing file of inode %lu shrank under its mapping: reading it with pread from now on",
+			 (unsigned long)fh->key.ino);
 }
 
 void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -149,9 +205,9 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct open_file *fh = open_file_of(fi);
 	struct mapcache_map *m = NULL;
-	size_t n;
+	size_t n, probe;
 
-	if (g_atomic_int_get(&fh->mappable))
+	if (!g_atomic_int_get(&fh->node->read_by_fd))
 		m = map_for_read(fs, fh, size, off);
 	if (!m) {
 		read_fd(req, fh, size, off);
@@ -163,21 +219,20 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	n = MIN(size, m->len - (size_t)off);
-	if (safecopy_probe(m->addr + off, n) < n) {
-		/* The file shrank under the mapping: forget the mapping and
-		 * answer with what the file holds now. */
-		mapcache_invalidate_map(fs->maps, m);
+	/* The read's pages, and the first byte of the next page if mapped. */
+	probe = MIN(m->len - (size_t)off,
+		    ROUND_UP((size_t)off + n, fs->page_size) + 1 - (size_t)off);
+	if (safecopy_probe(m->addr + off, probe) < probe) {
+		/* The file shrank under the mapping: answer with what the
+		 * file holds now, and read it from the descriptor from now on. */
+		file_shrank(fs, fh, m);
 		mapcache_put(fs->maps, m);
-		log_info("backing file shrank under its mapping (inode %lu): mapping dropped",
-			 (unsigned long)fh->key.ino);
 		read_fd(req, fh, size, off);
 		return;
 	}
 	if (fuse_reply_buf(req, m->addr + off, n) == -EFAULT) {
 		/* Shrank between probe and reply; the kernel answered EIO. */
-		mapcache_invalidate_map(fs->maps, m);
-		log_info("backing file shrank during a read (inode %lu): mapping dropped",
-			 (unsigned long)fh->key.ino);
+		file_shrank(fs, fh, m);
 	}
 	mapcache_put(fs->maps, m);
 }

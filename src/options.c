@@ -90,6 +90,21 @@ static gboolean set_timeout(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+static gboolean set_cache(struct mmapfs_options *opts, const char *value,
+			  GError **error)
+{
+	if (!strcmp(value, "timeout")) {
+		opts->cache = MMAPFS_CACHE_TIMEOUT;
+	} else if (!strcmp(value, "none")) {
+		opts->cache = MMAPFS_CACHE_NONE;
+	} else {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid cache '%s': expected timeout or none", value);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -98,11 +113,14 @@ static const struct option_row option_table[] = {
 	  "the backing directory to mirror", set_source },
 	{ "max_maps", "N", XSTR(MMAPFS_DEFAULT_MAX_MAPS),
 	  "live mappings at most (1 to 1048576)", set_max_maps },
-	{ "max_mapped", "SIZE", "16G",
+	{ "max_mapped", "SIZE", MMAPFS_DEFAULT_MAX_MAPPED_TEXT,
 	  "bytes mapped at most, with K/M/G/T suffixes; larger files are read with pread",
 	  set_max_mapped },
-	{ "timeout", "SECONDS", "1",
-	  "how long the kernel may cache names and attributes", set_timeout },
+	{ "cache", "MODE", "timeout",
+	  "timeout: the kernel caches names and attributes for `timeout` seconds and file data while the file stays open; "
+	  "none: the kernel caches nothing (direct I/O; no shared mmap on the mount)", set_cache },
+	{ "timeout", "SECONDS", MMAPFS_DEFAULT_TIMEOUT_TEXT,
+	  "how long the kernel may cache names and attributes (cache=timeout)", set_timeout },
 };
 
 /* Parser state while fuse_opt_parse() runs. */

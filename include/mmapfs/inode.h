@@ -31,6 +31,14 @@ struct inode {
 	int fd;                 /* O_PATH | O_NOFOLLOW */
 	mode_t type;            /* st_mode & S_IFMT */
 
+	/*
+	 * (atomic) Set once the file shrank under a mapping behind our back,
+	 * or could not be mapped: from then on it is read from a descriptor.
+	 * A file truncated by others while we read it is one that mapping
+	 * serves badly (every race costs a dropped mapping, or an EIO).
+	 */
+	gint read_by_fd;
+
 	/* Private to inode.c. */
 	uint64_t nlookup;       /* protected by table->lock */
 };

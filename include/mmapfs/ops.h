@@ -25,6 +25,7 @@ struct mmapfs {
 	struct inode_table *inodes;
 	struct mapcache *maps;
 	double timeout;                      /* entry and attribute timeout */
+	size_t page_size;
 };
 
 extern const struct fuse_lowlevel_ops mmapfs_ops;

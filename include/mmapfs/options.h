@@ -19,14 +19,22 @@
 #include <glib.h>
 
 /* Defaults, documented in --help and the README. */
-#define MMAPFS_DEFAULT_MAX_MAPS   4096u
+#define MMAPFS_DEFAULT_MAX_MAPS   4096
 #define MMAPFS_DEFAULT_MAX_MAPPED (16ull << 30)
+#define MMAPFS_DEFAULT_MAX_MAPPED_TEXT "16G"
 #define MMAPFS_DEFAULT_TIMEOUT    1.0
+#define MMAPFS_DEFAULT_TIMEOUT_TEXT "1"
 
 /* Bounds that reject nonsense before it reaches the kernel. */
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
 #define MMAPFS_MAX_MAX_MAPPED (1ull << 46)   /* 64 TiB of address space */
 #define MMAPFS_MAX_TIMEOUT    86400.0
+
+/* What the kernel may cache, and for how long (see README, "Cache modes"). */
+enum mmapfs_cache_mode {
+	MMAPFS_CACHE_TIMEOUT,   /* names, attributes for `timeout` seconds */
+	MMAPFS_CACHE_NONE,      /* nothing: every read and stat reaches us */
+};
 
 struct mmapfs_options {
 	char *source;           /* backing directory, absolute, no trailing / */
@@ -34,6 +42,7 @@ struct mmapfs_options {
 	unsigned max_maps;      /* live mappings at most */
 	uint64_t max_mapped;    /* bytes mapped at most */
 	double timeout;         /* entry and attribute timeout, seconds */
+	enum mmapfs_cache_mode cache;
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
 

@@ -1,0 +1,285 @@
+/*
+ * harness.c - see harness.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define MAX_MOUNTS 32
+
+/*
+ * What the emergency clean-up must undo.  Written by the test's main
+ * thread only; read from a signal handler, hence fixed-size and volatile.
+ */
+static struct {
+	char mnt[4096];
+	volatile pid_t pid;
+	volatile sig_atomic_t used;
+} live[MAX_MOUNTS];
+
+static void emergency_cleanup(void)
+{
+	for (int i = 0; i < MAX_MOUNTS; i++) {
+		if (!live[i].used)
+			continue;
+		umount2(live[i].mnt, MNT_DETACH);
+		if (live[i].pid > 0) {
+			kill(live[i].pid, SIGKILL);
+			waitpid(live[i].pid, NULL, 0);
+		}
+		live[i].used = 0;
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	emergency_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void harness_init(void)
+{
+	static const int sigs[] = { SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS,
+				    SIGHUP, SIGQUIT, SIGTRAP };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
+		signal(sigs[i], on_fatal_signal);
+	atexit(emergency_cleanup);
+	if (!g_getenv("MMAPFS_BIN"))
+		g_error("MMAPFS_BIN is not set: run the tests with meson test");
+}
+
+static int live_slot(const struct mount *m)
+{
+	for (int i = 0; i < MAX_MOUNTS; i++)
+		if (live[i].used && !strcmp(live[i].mnt, m->mnt))
+			return i;
+	return -1;
+}
+
+static void live_add(const struct mount *m)
+{
+	for (int i = 0; i < MAX_MOUNTS; i++) {
+		if (!live[i].used) {
+			g_strlcpy(live[i].mnt, m->mnt, sizeof(live[i].mnt));
+			live[i].pid = m->pid;
+			live[i].used = 1;
+			return;
+		}
+	}
+	g_error("too many mounts at once in one test");
+}
+
+void mount_prepare(struct mount *m, const char *name)
+{
+	GError *error = NULL;
+	g_autofree char *tmpl = g_strdup_printf("mmapfs-%s-XXXXXX", name);
+
+	memset(m, 0, sizeof(*m));
+	m->root = g_dir_make_tmp(tmpl, &error);
+	g_assert_no_error(error);
+	m->src = g_build_filename(m->root, "src", NULL);
+	m->mnt = g_build_filename(m->root, "mnt", NULL);
+	m->log = g_build_filename(m->root, "daemon.log", NULL);
+	g_assert_cmpint(g_mkdir(m->src, 0755), ==, 0);
+	g_assert_cmpint(g_mkdir(m->mnt, 0755), ==, 0);
+}
+
+bool path_is_mounted(const char *path)
+{
+	g_autofree char *info = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return false;
+	lines = g_strsplit(info, "\n", -1);
+	for (int i = 0; lines[i]; i++) {
+		g_auto(GStrv) f = g_strsplit(lines[i], " ", 6);
+
+		if (g_strv_length(f) >= 5 && !strcmp(f[4], path))
+			return true;
+	}
+	return false;
+}
+
+bool mount_daemon_alive(struct mount *m)
+{
+	return m->pid > 0 && waitpid(m->pid, NULL, WNOHANG) == 0;
+}
+
+static void fail_with_log(struct mount *m, const char *what)
+{
+	g_autofree char *log = NULL;
+
+	g_file_get_contents(m->log, &log, NULL, NULL);
+	g_printerr("daemon log:\n%s\n", log ? log : "(none)");
+	g_error("%s", what);
+}
+
+void mount_adopt(struct mount *m, pid_t pid)
+{
+	m->pid = pid;
+	live_add(m);
+}
+
+void mount_start(struct mount *m, const char *const *extra)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	GError *error = NULL;
+	int logfd;
+	gint64 deadline;
+
+	g_ptr_array_add(argv, (char *)g_getenv("MMAPFS_BIN"));
+	g_ptr_array_add(argv, (char *)"-f");
+	for (int i = 0; extra && extra[i]; i++)
+		g_ptr_array_add(argv, (char *)extra[i]);
+	g_ptr_array_add(argv, m->src);
+	g_ptr_array_add(argv, m->mnt);
+	g_ptr_array_add(argv, NULL);
+
+	logfd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	g_assert_cmpint(logfd, >=, 0);
+	g_spawn_async_with_fds(NULL, (char **)argv->pdata, NULL,
+			       G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &m->pid,
+			       -1, logfd, logfd, &error);
+	close(logfd);
+	g_assert_no_error(error);
+	live_add(m);
+
+	deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	for (;;) {
+		struct statfs sfs;
+
+		if (statfs(m->mnt, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC)
+			return;
+		if (!mount_daemon_alive(m)) {
+			live[live_slot(m)].used = 0;
+			m->pid = 0;
+			fail_with_log(m, "the daemon exited before the mount was ready");
+		}
+		if (g_get_monotonic_time() > deadline)
+			fail_with_log(m, "the mount was not ready within 20 s");
+		g_usleep(5000);
+	}
+}
+
+int mount_stop(struct mount *m)
+{
+	gint64 deadline;
+	int status = -1, slot = live_slot(m);
+
+	for (int tries = 0; path_is_mounted(m->mnt) && tries < 100; tries++) {
+		const char *argv[] = { "fusermount3", "-u", m->mnt, NULL };
+		int wait_status;
+
+		g_spawn_sync(NULL, (char **)argv, NULL,
+			     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+			     NULL, NULL, NULL, NULL, &wait_status, NULL);
+		if (!path_is_mounted(m->mnt))
+			break;
+		g_usleep(100000);    /* busy: a reader still closing */
+	}
+	if (m->pid > 0) {
+		deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+		for (;;) {
+			pid_t r = waitpid(m->pid, &status, WNOHANG);
+
+			if (r == m->pid)
+				break;
+			if (r < 0 && errno == ECHILD && kill(m->pid, 0) < 0) {
+				status = 0;     /* adopted daemon: gone */
+				break;
+			}
+			if (g_get_monotonic_time() > deadline) {
+				kill(m->pid, SIGKILL);
+				waitpid(m->pid, NULL, 0);
+				g_printerr("daemon %d did not exit after unmount: killed\n",
+					   (int)m->pid);
+				status = -1;
+				break;
+			}
+			g_usleep(5000);
+		}
+	}
+	if (path_is_mounted(m->mnt))
+		umount2(m->mnt, MNT_DETACH);
+	if (slot >= 0)
+		live[slot].used = 0;
+	m->pid = 0;
+	return status;
+}
+
+static int rm_rf(const char *path)
+{
+	const char *argv[] = { "rm", "-rf", "--one-file-system", path, NULL };
+
+	return g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+			    NULL, NULL, NULL, NULL, NULL, NULL) ? 0 : -1;
+}
+
+void mount_cleanup(struct mount *m)
+{
+	if (!m->root)
+		return;
+	if (m->pid > 0 || path_is_mounted(m->mnt))
+		mount_stop(m);
+	rm_rf(m->root);
+	g_free(m->root);
+	g_free(m->src);
+	g_free(m->mnt);
+	g_free(m->log);
+	memset(m, 0, sizeof(*m));
+}
+
+char *src_path(const struct mount *m, const char *rel)
+{
+	return g_build_filename(m->src, rel, NULL);
+}
+
+char *mnt_path(const struct mount *m, const char *rel)
+{
+	return g_build_filename(m->mnt, rel, NULL);
+}
+
+void write_random_file(const char *path, size_t len, guint32 seed)
+{
+	GRand *rand = g_rand_new_with_seed(seed);
+	g_autofree guint32 *buf = g_malloc(len / 4 * 4 + 4);
+	int fd;
+
+	for (size_t i = 0; i < len / 4 + 1; i++)
+		buf[i] = g_rand_int(rand);
+	g_rand_free(rand);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, buf, len), ==, (ssize_t)len);
+	g_assert_cmpint(close(fd), ==, 0);
+}
+
+GBytes *read_whole(const char *path, size_t chunk)
+{
+	GByteArray *out = g_byte_array_new();
+	g_autofree guint8 *buf = g_malloc(chunk);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	g_assert_cmpint(fd, >=, 0);
+	while ((n = read(fd, buf, chunk)) > 0)
+		g_byte_array_append(out, buf, n);
+	g_assert_cmpint(n, ==, 0);
+	close(fd);
+	return g_byte_array_free_to_bytes(out);
+}

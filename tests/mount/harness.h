@@ -1,0 +1,73 @@
+/*
+ * harness.h - mounting mmapfs for real in a test, and always cleaning up.
+ *
+ * Each mount gets a private directory with src/, mnt/ and daemon.log.  The
+ * daemon runs in the foreground as a child of the test; mount_start()
+ * returns once statfs() on mnt/ answers from FUSE (the INIT handshake is
+ * done), never after a blind sleep.  mount_stop() unmounts with
+ * fusermount3 -u, reaps the daemon and returns its exit status.
+ *
+ * Whatever happens - a failed assertion (SIGABRT), a meson timeout
+ * (SIGTERM), a crash - the harness detaches every mount it made and kills
+ * every daemon it started, from a signal handler and from atexit().
+ *
+ * The daemon binary is $MMAPFS_BIN (set by tests/meson.build).
+ */
+#ifndef MMAPFS_TEST_HARNESS_H
+#define MMAPFS_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+struct mount {
+	char *root;     /* private directory, removed by mount_cleanup() */
+	char *src;      /* root/src: the backing directory */
+	char *mnt;      /* root/mnt: the mount point */
+	char *log;      /* root/daemon.log: the daemon's stderr */
+	GPid pid;       /* the daemon, or 0 */
+};
+
+/* Installs the emergency clean-up.  Call once from main(). */
+void harness_init(void);
+
+/* Creates root, src and mnt (nothing mounted yet). */
+void mount_prepare(struct mount *m, const char *name);
+
+/*
+ * Starts the daemon with "-f" and extra (NULL-terminated, may be NULL)
+ * before SOURCE and MOUNTPOINT; waits until the mount answers.  Fails the
+ * test, with the daemon's log, if it does not within 20 s.
+ */
+void mount_start(struct mount *m, const char *const *extra);
+
+/*
+ * Takes charge of a daemon that mmapfs started detached (no -f): it is
+ * killed in an emergency, and mount_stop() waits for it to go.
+ */
+void mount_adopt(struct mount *m, pid_t pid);
+
+/* Unmounts and reaps the daemon; returns its wait status (0: clean exit). */
+int mount_stop(struct mount *m);
+
+/* mount_stop() when mounted, then removes the private directory. */
+void mount_cleanup(struct mount *m);
+
+/* True when path is a mount point (per /proc/self/mountinfo). */
+bool path_is_mounted(const char *path);
+
+/* True when the daemon process still runs. */
+bool mount_daemon_alive(struct mount *m);
+
+/* Paths inside src/ and mnt/ (g_free them). */
+char *src_path(const struct mount *m, const char *rel);
+char *mnt_path(const struct mount *m, const char *rel);
+
+/* Writes len bytes of seeded pseudo-random data to path. */
+void write_random_file(const char *path, size_t len, guint32 seed);
+
+/* The whole content of a file, read with read(2) in chunks of chunk bytes. */
+GBytes *read_whole(const char *path, size_t chunk);
+
+#endif

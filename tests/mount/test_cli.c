@@ -1,0 +1,203 @@
+/*
+ * test_cli.c - the command line: bad input gets one line and a non-zero
+ * exit with nothing mounted; --help and --version; SIGTERM and SIGINT
+ * unmount cleanly; without -f the daemon detaches once the mount is ready.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+/* Runs mmapfs with argv (after argv[0]); returns the wait status. */
+static int run_mmapfs(const char *const *args, char **out, char **err)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	GError *error = NULL;
+	int status;
+
+	g_ptr_array_add(argv, (char *)g_getenv("MMAPFS_BIN"));
+	for (int i = 0; args[i]; i++)
+		g_ptr_array_add(argv, (char *)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL, out, err,
+		     &status, &error);
+	g_assert_no_error(error);
+	return status;
+}
+
+static void test_bad_input(void)
+{
+	struct mount m;
+	g_autofree char *file = NULL, *missing = NULL;
+
+	mount_prepare(&m, "badinput");
+	file = src_path(&m, "a-file");
+	missing = src_path(&m, "missing");
+	write_random_file(file, 10, 1);
+	{
+		const char *const cases[][8] = {
+			{ NULL },                                        /* nothing */
+			{ m.src, NULL },                                 /* no MOUNTPOINT */
+			{ missing, m.mnt, NULL },                        /* SOURCE missing */
+			{ file, m.mnt, NULL },                           /* SOURCE a file */
+			{ m.src, missing, NULL },                        /* MOUNTPOINT missing */
+			{ m.src, m.mnt, m.mnt, NULL },                   /* one too many */
+			{ "-o", "no_such_option", m.src, m.mnt, NULL },  /* unknown -o */
+			{ "--no-such-flag", m.src, m.mnt, NULL },        /* unknown flag */
+			{ "-o", "max_maps=0", m.src, m.mnt, NULL },
+			{ "-o", "max_maps=abc", m.src, m.mnt, NULL },
+			{ "-o", "max_maps=99999999999", m.src, m.mnt, NULL },
+			{ "-o", "max_mapped=-1", m.src, m.mnt, NULL },
+			{ "-o", "max_mapped=12Q", m.src, m.mnt, NULL },
+			{ "-o", "max_mapped", m.src, m.mnt, NULL },
+			{ "-o", "timeout=-3", m.src, m.mnt, NULL },
+		};
+		for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+			g_autofree char *out = NULL, *err = NULL;
+			g_autofree char *joined = g_strjoinv(" ", (char **)cases[i]);
+			int status = run_mmapfs(cases[i], &out, &err);
+			const char *nl;
+
+			g_test_message("case %zu: mmapfs %s -> %s", i, joined, err);
+			g_assert_true(WIFEXITED(status));
+			g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+			/* Exactly one line, and it names the program. */
+			g_assert_cmpuint(strlen(err), >, 0);
+			nl = strchr(err, '\n');
+			g_assert_nonnull(nl);
+			g_assert_cmpstr(nl + 1, ==, "");
+			g_assert_true(g_str_has_prefix(err, "mmapfs: ") ||
+				      g_str_has_prefix(err, "fuse: "));
+			g_assert_false(path_is_mounted(m.mnt));
+		}
+	}
+	mount_cleanup(&m);
+}
+
+static void test_help_and_version(void)
+{
+	static const char *const help[] = { "--help", NULL };
+	static const char *const version[] = { "--version", NULL };
+	static const char *const names[] = { "source=DIR", "max_maps=N",
+		"max_mapped=SIZE", "timeout=SECONDS", "-o ro", "allow_other" };
+	g_autofree char *out = NULL, *err = NULL;
+	g_autofree char *vout = NULL, *verr = NULL;
+
+	g_assert_cmpint(run_mmapfs(help, &out, &err), ==, 0);
+	g_assert_true(g_str_has_prefix(out, "usage: "));
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		g_assert_nonnull(strstr(out, names[i]));
+	g_assert_nonnull(strstr(out, "[4096]"));
+	g_assert_nonnull(strstr(out, "[16G]"));
+	g_assert_cmpint(run_mmapfs(version, &vout, &verr), ==, 0);
+	g_assert_true(g_str_has_prefix(vout, "mmapfs 0.") ||
+		      strstr(vout, "\nmmapfs 0."));
+}
+
+static void check_signal_unmounts(int sig)
+{
+	struct mount m;
+	g_autofree char *f = NULL, *t = NULL;
+	GPid pid;
+	int status;
+
+	mount_prepare(&m, "signal");
+	f = src_path(&m, "f");
+	write_random_file(f, 5000, 3);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	g_bytes_unref(read_whole(t, 4096));
+	pid = m.pid;
+	g_assert_cmpint(kill(pid, sig), ==, 0);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	m.pid = 0;
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	g_assert_false(path_is_mounted(m.mnt));
+	mount_cleanup(&m);
+}
+
+static void test_sigterm(void)
+{
+	check_signal_unmounts(SIGTERM);
+}
+
+static void test_sigint(void)
+{
+	check_signal_unmounts(SIGINT);
+}
+
+/* The pid of the process whose command line holds needle, or 0. */
+static pid_t find_process(const char *needle)
+{
+	GDir *proc = g_dir_open("/proc", 0, NULL);
+	const char *name;
+	pid_t found = 0;
+
+	while (proc && (name = g_dir_read_name(proc)) && !found) {
+		g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", name);
+		g_autofree char *cmd = NULL;
+		gsize len;
+
+		if (!g_ascii_isdigit(name[0]) ||
+		    !g_file_get_contents(path, &cmd, &len, NULL))
+			continue;
+		for (gsize i = 0; i + 1 < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		if (strstr(cmd, needle) && strstr(cmd, "mmapfs"))
+			found = (pid_t)atoi(name);
+	}
+	if (proc)
+		g_dir_close(proc);
+	return found;
+}
+
+static void test_daemonize_and_source_option(void)
+{
+	struct mount m;
+	g_autofree char *f = NULL, *t = NULL, *opt = NULL;
+	g_autoptr(GBytes) a = NULL, b = NULL;
+	pid_t daemon;
+
+	mount_prepare(&m, "daemonize");
+	f = src_path(&m, "f");
+	write_random_file(f, 70000, 4);
+	opt = g_strdup_printf("source=%s", m.src);
+	{
+		const char *args[] = { "-o", opt, m.mnt, NULL };
+		g_autofree char *out = NULL, *err = NULL;
+
+		/* Returns once the mount is ready: no waiting needed after. */
+		g_assert_cmpint(run_mmapfs(args, &out, &err), ==, 0);
+	}
+	daemon = find_process(m.mnt);
+	g_assert_cmpint(daemon, >, 0);
+	mount_adopt(&m, daemon);
+	g_assert_true(path_is_mounted(m.mnt));
+	t = mnt_path(&m, "f");
+	a = read_whole(f, 65536);
+	b = read_whole(t, 65536);
+	g_assert_true(g_bytes_equal(a, b));
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_cmpint(kill(daemon, 0), ==, -1);
+	g_assert_false(path_is_mounted(m.mnt));
+	mount_cleanup(&m);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	harness_init();
+	g_test_add_func("/cli/bad-input", test_bad_input);
+	g_test_add_func("/cli/help-and-version", test_help_and_version);
+	g_test_add_func("/cli/sigterm-unmounts", test_sigterm);
+	g_test_add_func("/cli/sigint-unmounts", test_sigint);
+	g_test_add_func("/cli/daemonize-and-source-option", test_daemonize_and_source_option);
+	return g_test_run();
+}
