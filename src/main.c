@@ -2,6 +2,7 @@
  * main.c - mmapfs: argument parsing, session set-up, signals, the loop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -57,8 +58,10 @@ static int run_session(struct fuse_session *se, const struct mmapfs_options *opt
 		return fuse_session_loop(se);
 	cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(cfg, opts->fuse.clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, opts->fuse.max_idle_threads);
-	if (opts->fuse.max_threads > 0 && opts->fuse.max_threads <= 100000)
+	/* UINT_MAX means "not given": keep libfuse's defaults. */
+	if (opts->fuse.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, opts->fuse.max_idle_threads);
+	if (opts->fuse.max_threads != UINT_MAX)
 		fuse_loop_cfg_set_max_threads(cfg, opts->fuse.max_threads);
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);

@@ -117,8 +117,9 @@ static const struct option_row option_table[] = {
 	  "bytes mapped at most, with K/M/G/T suffixes; larger files are read with pread",
 	  set_max_mapped },
 	{ "cache", "MODE", "timeout",
-	  "timeout: the kernel caches names and attributes for `timeout` seconds and file data while the file stays open; "
-	  "none: the kernel caches nothing (direct I/O; no shared mmap on the mount)", set_cache },
+	  "timeout: the kernel caches names and attributes for `timeout` seconds; "
+	  "none: the kernel caches nothing, not even file data (direct I/O: "
+	  "no shared mmap of files on the mount)", set_cache },
 	{ "timeout", "SECONDS", MMAPFS_DEFAULT_TIMEOUT_TEXT,
 	  "how long the kernel may cache names and attributes (cache=timeout)", set_timeout },
 };
@@ -323,6 +324,23 @@ void mmapfs_options_clear(struct mmapfs_options *opts)
 	g_clear_pointer(&opts->fuse.mountpoint, free);
 }
 
+/* Prints "    LHS  TEXT", TEXT wrapped to 79 columns under itself. */
+static void print_option(const char *lhs, const char *text)
+{
+	enum { INDENT = 31, WIDTH = 79 };
+	g_auto(GStrv) words = g_strsplit(text, " ", -1);
+	int col = printf("    %-26s", lhs);
+
+	for (int i = 0; words[i]; i++) {
+		int len = (int)strlen(words[i]);
+
+		if (col > INDENT && col + 1 + len > WIDTH)
+			col = printf("\n%*s", INDENT - 1, "") - 1;
+		col += printf(" %s", words[i]);
+	}
+	printf("\n");
+}
+
 void mmapfs_options_print_help(const char *progname)
 {
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
@@ -333,12 +351,13 @@ void mmapfs_options_print_help(const char *progname)
 	for (size_t i = 0; i < G_N_ELEMENTS(option_table); i++) {
 		const struct option_row *r = &option_table[i];
 		g_autofree char *lhs = g_strdup_printf("-o %s=%s", r->name, r->metavar);
+		g_autofree char *text = g_strdup_printf("%s [%s]", r->help, r->defval);
 
-		printf("    %-26s %s [%s]\n", lhs, r->help, r->defval);
+		print_option(lhs, text);
 	}
-	printf("    %-26s %s\n", "-o ro", "read-only mount: every change answers EROFS");
-	printf("    %-26s %s\n", "-o allow_other",
-	       "let other users in; turns on default_permissions");
+	print_option("-o ro", "read-only mount: every change answers EROFS");
+	print_option("-o allow_other",
+		     "let other users in; turns on default_permissions");
 	printf("\nFUSE options:\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();

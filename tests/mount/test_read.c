@@ -318,6 +318,13 @@ static void test_errors_and_attrs(void)
 	f = src_path(&m, "file");
 	write_random_file(f, 100, 9);
 	g_assert_cmpint(setxattr(f, "user.colour", "blue", 4, 0), ==, 0);
+	{
+		/* A symlink's own xattrs, never its target's. */
+		g_autofree char *l = src_path(&m, "link");
+
+		g_assert_cmpint(symlink("file", l), ==, 0);
+		g_assert_cmpint(lsetxattr(l, "trusted.own", "link", 4, 0), ==, 0);
+	}
 	mount_start(&m, NULL);
 	t = mnt_path(&m, "file");
 	missing = mnt_path(&m, "missing");
@@ -341,6 +348,15 @@ static void test_errors_and_attrs(void)
 	g_assert_cmpint(errno, ==, ERANGE);
 	n = listxattr(t, val, sizeof(val));
 	g_assert_cmpmem(val, n, "user.colour", sizeof("user.colour"));
+	{
+		g_autofree char *l = mnt_path(&m, "link");
+
+		n = lgetxattr(l, "trusted.own", val, sizeof(val));
+		g_assert_cmpmem(val, n, "link", 4);
+		g_assert_cmpint(lgetxattr(l, "user.colour", val, sizeof(val)), ==, -1);
+		n = llistxattr(l, val, sizeof(val));
+		g_assert_cmpmem(val, n, "trusted.own", sizeof("trusted.own"));
+	}
 
 	g_assert_cmpint(access(t, R_OK), ==, 0);
 	g_assert_cmpint(access(t, X_OK), ==, -1);

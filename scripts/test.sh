@@ -1,0 +1,55 @@
+#!/bin/sh
+# Installs what is missing, builds mmapfs, and runs every test: the whole
+# suite (unit tests and tests that mount for real) on a -Dwerror build, and
+# the unit tests again under ThreadSanitizer.  Needs root and /dev/fuse.
+# The last line printed is 'N passed, N failed'.
+set -u
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+logs=""
+
+build() {  # build DIR [meson options...]
+	dir=$1; shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson configure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi && ninja -C "$dir"
+}
+
+if build build -Dwerror=true; then
+	meson test -C build --print-errorlogs || status=1
+	logs="$logs build/meson-logs/testlog.json"
+else
+	echo "test: the build failed" >&2
+	status=1
+fi
+
+# The mapping cache's concurrent test under ThreadSanitizer.  (Not the
+# SIGBUS guard's test: TSan takes over signal delivery, and a guard that
+# jumps out of a handler is outside what it models.)  TSan maps memory at
+# fixed places, so it runs without ASLR.
+if build build-tsan -Db_sanitize=thread -Dmount_tests=false -Dwerror=true; then
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		setarch "$(uname -m)" -R meson test -C build-tsan --print-errorlogs mapcache || status=1
+	logs="$logs build-tsan/meson-logs/testlog.json"
+else
+	echo "test: the ThreadSanitizer build failed" >&2
+	status=1
+fi
+
+if [ -z "$logs" ]; then
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+if [ -n "$(mount -t fuse.mmapfs)" ]; then
+	echo "test: mmapfs mounts were left behind:" >&2
+	mount -t fuse.mmapfs >&2
+	status=1
+fi
+# shellcheck disable=SC2086
+python3 scripts/test-summary.py $logs || status=1
+exit $status
