@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "mmapfs/creds.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/log.h"
 #include "mmapfs/mapcache.h"
@@ -100,6 +102,9 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	raise_nofile_limit();
+	creds_init();
+	/* The kernel applied the caller's umask to every mode it sends. */
+	umask(0);
 	fs.inodes = inode_table_new(opts.source, &error);
 	if (!fs.inodes) {
 		log_error("%s", error->message);

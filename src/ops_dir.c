@@ -1,5 +1,6 @@
 /*
- * ops_dir.c - directories: opendir, readdir, readdirplus, releasedir.
+ * ops_dir.c - directories: opendir, readdir, readdirplus, fsyncdir,
+ * releasedir.
  *
  * A directory handle wraps a DIR stream of the backing directory.  FUSE
  * offsets are the backing filesystem's d_off cookies, so a reader that comes
@@ -153,6 +154,15 @@ void mmapfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
 	do_readdir(req, ino, size, off, fi, true);
+}
+
+void mmapfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	int fd = dirfd(dir_handle_of(fi)->dp);
+	int res = datasync ? fdatasync(fd) : fsync(fd);
+
+	mmapfs_reply_err(req, res < 0 ? -errno : 0);
 }
 
 void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,

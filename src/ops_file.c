@@ -1,5 +1,9 @@
 /*
- * ops_file.c - file data: open, release, read.
+ * ops_file.c - file data: open, create, release, flush, fsync, read, write,
+ * fallocate, copy_file_range, lseek.
+ *
+ * Writes go to the backing descriptor with pwrite (or splice); the mapping
+ * is MAP_SHARED over the same page cache, so the next read sees them.
  *
  * DESIGN: read() answers from the mapping cache.  The fast path is one
  * mapcache_lookup() (a hash lookup and a pin), a probe of the pages under the
@@ -28,8 +32,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
+#include "mmapfs/creds.h"
 #include "mmapfs/log.h"
 #include "mmapfs/ops.h"
 #include "mmapfs/safecopy.h"
@@ -47,38 +53,52 @@ static struct open_file *open_file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
-void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+int mmapfs_open_file_fd(struct fuse_file_info *fi)
 {
-	struct mmapfs *fs = mmapfs_of(req);
-	struct inode *node = mmapfs_inode(req, ino);
-	char path[INODE_PROC_PATH_MAX];
+	return open_file_of(fi)->fd;
+}
+
+/*
+ * The flags to open the backing file with.  O_DIRECT is stripped: reads are
+ * answered from mappings and writes come through our own buffers, whose
+ * alignment O_DIRECT would refuse.  A write-only open is made read-write
+ * when it can be, so that the file can be mapped from it.
+ */
+static int backing_flags(int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_NOFOLLOW);
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags | O_CLOEXEC;
+}
+
+/*
+ * Opens a file with backing_flags(flags) plus create (O_CREAT, O_EXCL,
+ * O_NOFOLLOW as the call needs), or write-only if read-write is denied.
+ */
+static int open_backing(int dirfd, const char *name, int flags, int create,
+			mode_t mode)
+{
+	int bflags = backing_flags(flags) | create;
+	int fd = openat(dirfd, name, bflags, mode);
+
+	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_WRONLY)
+		fd = openat(dirfd, name, (bflags & ~O_ACCMODE) | O_WRONLY, mode);
+	return fd;
+}
+
+/* Wraps a backing descriptor of node in an open_file.  Takes fd. */
+static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
+			 struct fuse_file_info *fi)
+{
 	struct open_file *fh;
 	struct stat st;
-	int fd, flags;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		mmapfs_reply_err(req, -EROFS);
-		return;
-	}
-	if (S_ISLNK(node->type)) {
-		mmapfs_reply_err(req, -ELOOP);
-		return;
-	}
-	/* Reads come from the mapping or through libfuse's buffer, so
-	 * O_DIRECT's alignment rules must not reach the backing file. */
-	flags = fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_DIRECT);
-	inode_proc_path(node, path);
-	fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0) {
-		mmapfs_reply_err(req, -errno);
-		return;
-	}
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 
 		close(fd);
-		mmapfs_reply_err(req, -e);
-		return;
+		return -e;
 	}
 	fh = g_new0(struct open_file, 1);
 	fh->fd = fd;
@@ -88,23 +108,165 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		g_atomic_int_set(&node->read_by_fd, 1);
 	else
 		mapcache_revalidate(fs->maps, &fh->key, &st);
-
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
-	if (fuse_reply_open(req, fi) < 0) {
-		close(fh->fd);
-		g_free(fh);
+	return 0;
+}
+
+static void open_file_free(struct open_file *fh)
+{
+	close(fh->fd);
+	g_free(fh);
+}
+
+void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode *node = mmapfs_inode(req, ino);
+	char path[INODE_PROC_PATH_MAX];
+	int fd, res;
+
+	if (S_ISLNK(node->type)) {
+		mmapfs_reply_err(req, -ELOOP);
+		return;
+	}
+	/* The file shrinks inside open(): no mapping may outlive that. */
+	if (fi->flags & O_TRUNC)
+		mapcache_invalidate(fs->maps, &(struct mapcache_key){ node->dev, node->ino });
+	inode_proc_path(node, path);
+	fd = open_backing(AT_FDCWD, path, fi->flags, 0, 0);
+	res = fd < 0 ? -errno : open_file_new(fs, node, fd, fi);
+	if (res < 0) {
+		mmapfs_reply_err(req, res);
+		return;
+	}
+	if (fuse_reply_open(req, fi) < 0)
+		open_file_free(open_file_of(fi));
+}
+
+void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode *dir = mmapfs_inode(req, parent);
+	struct fuse_entry_param e;
+	struct creds_saved saved;
+	int fd, res;
+
+	res = creds_become(req, &saved);
+	if (res < 0) {
+		mmapfs_reply_err(req, res);
+		return;
+	}
+	fd = open_backing(dir->fd, name, fi->flags,
+			  O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode);
+	res = fd < 0 ? -errno : 0;
+	creds_restore(&saved);
+	if (res == 0)
+		res = mmapfs_do_lookup(req, dir, name, &e);
+	if (res < 0) {
+		if (fd >= 0)
+			close(fd);
+		mmapfs_reply_err(req, res);
+		return;
+	}
+	res = open_file_new(fs, mmapfs_inode(req, e.ino), fd, fi);
+	if (res < 0) {
+		inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
+		mmapfs_reply_err(req, res);
+		return;
+	}
+	if (fuse_reply_create(req, &e, fi) < 0) {
+		open_file_free(open_file_of(fi));
+		inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
 	}
 }
 
 void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct mmapfs *fs = mmapfs_of(req);
+	struct open_file *fh = open_file_of(fi);
+	struct stat st;
+
+	/* The last name went while the file was open: now nobody has it. */
+	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
+		mapcache_invalidate(fs->maps, &fh->key);
+	open_file_free(fh);
+	fuse_reply_err(req, 0);
+}
+
+void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* What close() would do: network filesystems flush and report
+	 * their deferred write errors here. */
+	int fd = dup(open_file_of(fi)->fd);
+
+	mmapfs_reply_err(req, fd < 0 || close(fd) < 0 ? -errno : 0);
+}
+
+void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	int fd = open_file_of(fi)->fd;
+	int res = datasync ? fdatasync(fd) : fsync(fd);
+
+	mmapfs_reply_err(req, res < 0 ? -errno : 0);
+}
+
+void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t res;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = open_file_of(fi)->fd;
+	out.buf[0].pos = off;
+	res = fuse_buf_copy(&out, in, 0);
+	if (res < 0)
+		mmapfs_reply_err(req, (int)res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
 	struct open_file *fh = open_file_of(fi);
 
-	close(fh->fd);
-	g_free(fh);
-	fuse_reply_err(req, 0);
+	/* Collapsing a range shrinks the file under its mapping. */
+	if (mode & FALLOC_FL_COLLAPSE_RANGE)
+		mapcache_invalidate(mmapfs_of(req)->maps, &fh->key);
+	mmapfs_reply_err(req, fallocate(fh->fd, mode, offset, length) < 0 ? -errno : 0);
+}
+
+void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	ssize_t n = copy_file_range(open_file_of(fi_in)->fd, &off_in,
+				    open_file_of(fi_out)->fd, &off_out, len,
+				    (unsigned)flags);
+
+	if (n < 0)
+		mmapfs_reply_err(req, -errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t res = lseek(open_file_of(fi)->fd, off, whence);
+
+	if (res < 0)
+		mmapfs_reply_err(req, -errno);
+	else
+		fuse_reply_lseek(req, res);
 }
 
 /* Frees a thread's read buffer when the thread exits. */
@@ -180,8 +342,8 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 	res = mapcache_get(fs->maps, &fh->key, fh->fd, &st, &m);
 	if (res == 0)
 		return m;
-	if (res != -EFBIG && res != -ENOSPC) {
-		/* This filesystem (or this file) cannot be mapped: stop trying. */
+	if (res == -ENODEV) {
+		/* This filesystem cannot map files: stop trying. */
 		g_atomic_int_set(&fh->node->read_by_fd, 1);
 		log_debug("cannot map inode %lu: %s", (unsigned long)st.st_ino,
 			  g_strerror(-res));

@@ -1,8 +1,10 @@
 /*
- * ops_meta.c - names and attributes: lookup, forget, getattr, readlink,
- * access, statfs.
+ * ops_meta.c - names and attributes: lookup, forget, getattr, setattr,
+ * readlink, access, statfs.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -48,6 +50,88 @@ void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		mmapfs_reply_err(req, -errno);
 	else
 		fuse_reply_attr(req, &st, mmapfs_of(req)->timeout);
+}
+
+/* The timestamp to give utimensat() for one of setattr's two times. */
+static struct timespec time_to_set(int to_set, int set_bit, int now_bit,
+				   struct timespec value)
+{
+	if (to_set & now_bit)
+		return (struct timespec){ .tv_nsec = UTIME_NOW };
+	if (to_set & set_bit)
+		return value;
+	return (struct timespec){ .tv_nsec = UTIME_OMIT };
+}
+
+/* Applies one setattr request to node; returns 0 or a negative errno. */
+static int do_setattr(struct mmapfs *fs, struct inode *node,
+		      const struct stat *attr, int to_set,
+		      struct fuse_file_info *fi)
+{
+	char path[INODE_PROC_PATH_MAX];
+
+	inode_proc_path(node, path);
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if (fchmodat(AT_FDCWD, path, attr->st_mode, 0) < 0)
+			return -errno;
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(node->fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct stat st;
+		int res;
+
+		/* A file must not shrink under its mapping. */
+		if (fstat(node->fd, &st) == 0 && attr->st_size < st.st_size)
+			mapcache_invalidate(fs->maps, &(struct mapcache_key){ node->dev, node->ino });
+		if (fi)
+			res = ftruncate(mmapfs_open_file_fd(fi), attr->st_size);
+		else
+			res = truncate(path, attr->st_size);
+		if (res < 0)
+			return -errno;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		struct timespec ts[2] = {
+			time_to_set(to_set, FUSE_SET_ATTR_ATIME,
+				    FUSE_SET_ATTR_ATIME_NOW, attr->st_atim),
+			time_to_set(to_set, FUSE_SET_ATTR_MTIME,
+				    FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim),
+		};
+		int res;
+
+		/* A symlink's own times: utimensat() with AT_EMPTY_PATH. */
+		if (S_ISLNK(node->type))
+			res = utimensat(node->fd, "", ts, AT_EMPTY_PATH);
+		else
+			res = utimensat(AT_FDCWD, path, ts, 0);
+		if (res < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode *node = mmapfs_inode(req, ino);
+	struct stat st;
+	int res = do_setattr(fs, node, attr, to_set, fi);
+
+	if (res == 0 && fstat(node->fd, &st) < 0)
+		res = -errno;
+	if (res < 0)
+		mmapfs_reply_err(req, res);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
 }
 
 void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino)

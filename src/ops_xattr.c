@@ -1,5 +1,6 @@
 /*
- * ops_xattr.c - extended attributes: getxattr, listxattr.
+ * ops_xattr.c - extended attributes: getxattr, listxattr, setxattr,
+ * removexattr.
  *
  * An O_PATH descriptor cannot be given to fgetxattr(), so the calls go
  * through /proc/self/fd/N, which names exactly the inode the descriptor
@@ -43,4 +44,21 @@ void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	inode_proc_path(mmapfs_inode(req, ino), path);
 	reply_xattr(req, size, listxattr(path, buf, size), buf);
+}
+
+void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	char path[INODE_PROC_PATH_MAX];
+
+	inode_proc_path(mmapfs_inode(req, ino), path);
+	mmapfs_reply_err(req, setxattr(path, name, value, size, flags) < 0 ? -errno : 0);
+}
+
+void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	char path[INODE_PROC_PATH_MAX];
+
+	inode_proc_path(mmapfs_inode(req, ino), path);
+	mmapfs_reply_err(req, removexattr(path, name) < 0 ? -errno : 0);
 }

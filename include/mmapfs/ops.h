@@ -1,7 +1,7 @@
 /*
  * ops.h - the FUSE low-level handlers and the state they share.
  *
- * The handlers live in src/ops_*.c, grouped by concern (metadata,
+ * The handlers live in src/ops_*.c, grouped by concern (metadata, names,
  * directories, file data, xattrs); src/ops.c wires them into one
  * fuse_lowlevel_ops table and holds what they share.  Every handler turns
  * its result into exactly one reply: helpers below return 0 or a negative
@@ -53,6 +53,9 @@ void mmapfs_reply_err(fuse_req_t req, int res);
 int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 		     struct fuse_entry_param *e);
 
+/* The backing descriptor of a file the kernel opened (ops_file.c). */
+int mmapfs_open_file_fd(struct fuse_file_info *fi);
+
 /* ops_meta.c */
 void mmapfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void mmapfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
@@ -60,6 +63,8 @@ void mmapfs_op_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets);
 void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi);
+void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi);
 void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 void mmapfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
 void mmapfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
@@ -71,19 +76,56 @@ void mmapfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi);
 void mmapfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi);
+void mmapfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi);
 void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi);
 
+/* ops_names.c */
+void mmapfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev);
+void mmapfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode);
+void mmapfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name);
+void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname);
+void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void mmapfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags);
+
 /* ops_file.c */
 void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi);
 void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi);
+void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi);
 void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);
+void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi);
+void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi);
+void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags);
+void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi);
 
 /* ops_xattr.c */
 void mmapfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size);
 void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags);
+void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 #endif
