@@ -4,7 +4,8 @@
 set -eu
 
 packages="gcc libc6-dev meson ninja-build pkg-config python3 libfuse3-dev fuse3
-libglib2.0-dev libglib2.0-bin procps util-linux coreutils"
+libglib2.0-dev libglib2.0-bin procps util-linux coreutils
+git sqlite3 tar diffutils"
 
 missing=""
 for p in $packages; do

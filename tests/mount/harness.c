@@ -25,6 +25,7 @@
  */
 static struct {
 	char mnt[4096];
+	char src[4096];         /* set when src/ is a tmpfs of the test's */
 	volatile pid_t pid;
 	volatile sig_atomic_t used;
 } live[MAX_MOUNTS];
@@ -39,6 +40,8 @@ static void emergency_cleanup(void)
 			kill(live[i].pid, SIGKILL);
 			waitpid(live[i].pid, NULL, 0);
 		}
+		if (live[i].src[0])
+			umount2(live[i].src, MNT_DETACH);
 		live[i].used = 0;
 	}
 }
@@ -75,6 +78,10 @@ static void live_add(const struct mount *m)
 	for (int i = 0; i < MAX_MOUNTS; i++) {
 		if (!live[i].used) {
 			g_strlcpy(live[i].mnt, m->mnt, sizeof(live[i].mnt));
+			if (m->src_is_tmpfs)
+				g_strlcpy(live[i].src, m->src, sizeof(live[i].src));
+			else
+				live[i].src[0] = '\0';
 			live[i].pid = m->pid;
 			live[i].used = 1;
 			return;
@@ -216,8 +223,10 @@ int mount_stop(struct mount *m)
 	}
 	if (path_is_mounted(m->mnt))
 		umount2(m->mnt, MNT_DETACH);
-	if (slot >= 0)
+	if (slot >= 0 && !m->src_is_tmpfs)
 		live[slot].used = 0;
+	else if (slot >= 0)
+		live[slot].pid = 0;     /* the tmpfs stays until mount_cleanup() */
 	m->pid = 0;
 	return status;
 }
@@ -236,12 +245,27 @@ void mount_cleanup(struct mount *m)
 		return;
 	if (m->pid > 0 || path_is_mounted(m->mnt))
 		mount_stop(m);
+	if (m->src_is_tmpfs) {
+		int slot = live_slot(m);
+
+		umount2(m->src, MNT_DETACH);
+		if (slot >= 0)
+			live[slot].used = 0;
+	}
 	rm_rf(m->root);
 	g_free(m->root);
 	g_free(m->src);
 	g_free(m->mnt);
 	g_free(m->log);
 	memset(m, 0, sizeof(*m));
+}
+
+void mount_src_tmpfs(struct mount *m, const char *size)
+{
+	g_autofree char *opts = g_strdup_printf("size=%s,mode=0755", size);
+
+	g_assert_cmpint(mount("tmpfs", m->src, "tmpfs", 0, opts), ==, 0);
+	m->src_is_tmpfs = true;
 }
 
 char *src_path(const struct mount *m, const char *rel)

@@ -27,6 +27,7 @@ struct mount {
 	char *mnt;      /* root/mnt: the mount point */
 	char *log;      /* root/daemon.log: the daemon's stderr */
 	GPid pid;       /* the daemon, or 0 */
+	bool src_is_tmpfs;
 };
 
 /* Installs the emergency clean-up.  Call once from main(). */
@@ -34,6 +35,13 @@ void harness_init(void);
 
 /* Creates root, src and mnt (nothing mounted yet). */
 void mount_prepare(struct mount *m, const char *name);
+
+/*
+ * Makes src/ a tmpfs of the given size ("64m"), before mount_start(): a
+ * small backing filesystem whose free space a test can watch.  It is
+ * unmounted by mount_cleanup(), or in an emergency.
+ */
+void mount_src_tmpfs(struct mount *m, const char *size);
 
 /*
  * Starts the daemon with "-f" and extra (NULL-terminated, may be NULL)

@@ -1,0 +1,275 @@
+/*
+ * test_rw.c - writing through the mount while reads come from mappings:
+ * the next read returns the new bytes at once; files grow and shrink
+ * without SIGBUS; unlinking the last name frees the space on the backing
+ * filesystem; shared mmap by a client agrees with read, write and the
+ * backing file; a read-only mount answers EROFS to every change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+static void test_write_then_read(void)
+{
+	struct mount m;
+	g_autofree char *s = NULL, *t = NULL;
+	char buf[16];
+	int r, w;
+
+	mount_prepare(&m, "rw-coherent");
+	s = src_path(&m, "f");
+	write_random_file(s, 1 << 20, 1);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	r = open(t, O_RDONLY);
+	w = open(t, O_WRONLY);
+	g_assert_cmpint(r, >=, 0);
+	g_assert_cmpint(w, >=, 0);
+	/* Map it (a read), then overwrite bytes in the middle and at the end. */
+	g_assert_cmpint(pread(r, buf, sizeof(buf), 500000), ==, sizeof(buf));
+	for (int i = 0; i < 50; i++) {
+		char want[16];
+		off_t off = (off_t)i * 20011;
+
+		g_snprintf(want, sizeof(want), "round %08d", i);
+		g_assert_cmpint(pwrite(w, want, 14, off), ==, 14);
+		g_assert_cmpint(pread(r, buf, 14, off), ==, 14);
+		g_assert_cmpmem(buf, 14, want, 14);
+	}
+	/* Grow through the mount: read to the new end at once. */
+	g_assert_cmpint(pwrite(w, "beyond", 6, (1 << 20) + 4096), ==, 6);
+	g_assert_cmpint(pread(r, buf, sizeof(buf), (1 << 20) + 4096), ==, 6);
+	g_assert_cmpmem(buf, 6, "beyond", 6);
+	g_assert_cmpint(pread(r, buf, 4, (1 << 20) + 10), ==, 4);
+	g_assert_cmpmem(buf, 4, "\0\0\0\0", 4);
+	/* Shrink through the mount, then read past the new end. */
+	g_assert_cmpint(ftruncate(w, 1000), ==, 0);
+	g_assert_cmpint(pread(r, buf, sizeof(buf), 990), ==, 10);
+	g_assert_cmpint(pread(r, buf, sizeof(buf), 500000), ==, 0);
+	close(r);
+	close(w);
+	g_assert_true(mount_daemon_alive(&m));
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+/* Readers loop while the file is truncated and refilled through the mount. */
+struct shrink {
+	struct mount *m;
+	volatile gint stop;
+	gint reads;
+};
+
+static gpointer shrink_reader(gpointer data)
+{
+	struct shrink *sh = data;
+	g_autofree char *t = mnt_path(sh->m, "f");
+	g_autofree char *buf = g_malloc(1 << 17);
+
+	while (!g_atomic_int_get(&sh->stop)) {
+		int fd = open(t, O_RDONLY);
+		ssize_t n;
+
+		g_assert_cmpint(fd, >=, 0);
+		while ((n = read(fd, buf, 1 << 17)) > 0)
+			g_atomic_int_inc(&sh->reads);
+		g_assert_cmpint(n, ==, 0);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_shrink_while_reading(void)
+{
+	struct mount m;
+	struct shrink sh = { .m = &m };
+	g_autofree char *s = NULL, *t = NULL;
+	g_autofree char *data = g_malloc(1 << 20);
+	GThread *readers[2];
+	int w;
+
+	mount_prepare(&m, "rw-shrink");
+	s = src_path(&m, "f");
+	write_random_file(s, 1 << 20, 2);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	memset(data, 'x', 1 << 20);
+	w = open(t, O_WRONLY);
+	g_assert_cmpint(w, >=, 0);
+	for (int i = 0; i < 2; i++)
+		readers[i] = g_thread_new("reader", shrink_reader, &sh);
+	for (int i = 0; i < 300; i++) {
+		size_t len = (size_t)(i * 7919) % (1 << 20);
+
+		g_assert_cmpint(ftruncate(w, len / 3), ==, 0);
+		g_assert_cmpint(pwrite(w, data, len, 0), ==, (ssize_t)len);
+	}
+	g_atomic_int_set(&sh.stop, 1);
+	for (int i = 0; i < 2; i++)
+		g_thread_join(readers[i]);
+	close(w);
+	g_test_message("%d reads", sh.reads);
+	g_assert_true(mount_daemon_alive(&m));
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+static guint64 free_bytes(const char *path)
+{
+	struct statvfs sv;
+
+	g_assert_cmpint(statvfs(path, &sv), ==, 0);
+	return (guint64)sv.f_bavail * sv.f_frsize;
+}
+
+/* Waits up to 5 s for the backing filesystem to have at least want free. */
+static bool wait_free(const char *path, guint64 want)
+{
+	for (int i = 0; i < 500; i++) {
+		if (free_bytes(path) >= want)
+			return true;
+		g_usleep(10000);
+	}
+	return false;
+}
+
+static void test_unlink_frees_space(void)
+{
+	const size_t size = 40 << 20;
+	struct mount m;
+	g_autofree char *t = NULL;
+	g_autoptr(GBytes) b = NULL;
+	guint64 empty;
+	int fd;
+
+	mount_prepare(&m, "rw-unlink");
+	mount_src_tmpfs(&m, "64m");
+	empty = free_bytes(m.src);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "big");
+
+	/* Written and read (so mapped) through the mount, then unlinked. */
+	write_random_file(t, size, 3);
+	b = read_whole(t, 1 << 20);
+	g_assert_cmpuint(g_bytes_get_size(b), ==, size);
+	g_assert_cmpuint(free_bytes(m.src), <=, empty - size);
+	g_assert_cmpint(unlink(t), ==, 0);
+	g_assert_true(wait_free(m.src, empty - (1 << 20)));
+
+	/* Held open across the unlink: freed once closed. */
+	write_random_file(t, size, 4);
+	fd = open(t, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, size - 16), ==, 16);
+	g_assert_cmpint(unlink(t), ==, 0);
+	g_usleep(200000);
+	g_assert_cmpuint(free_bytes(m.src), <=, empty - size);
+	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, 1000), ==, 16);
+	close(fd);
+	g_assert_true(wait_free(m.src, empty - (1 << 20)));
+
+	/* Replaced by a rename over it. */
+	write_random_file(t, size, 5);
+	g_bytes_unref(read_whole(t, 1 << 20));
+	{
+		g_autofree char *small = mnt_path(&m, "small");
+
+		write_random_file(small, 10, 6);
+		g_assert_cmpint(rename(small, t), ==, 0);
+	}
+	g_assert_true(wait_free(m.src, empty - (1 << 20)));
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+static void test_client_mmap(void)
+{
+	struct mount m;
+	g_autofree char *s = NULL, *t = NULL;
+	char buf[16];
+	char *p;
+	int fd;
+
+	mount_prepare(&m, "rw-mmap");
+	s = src_path(&m, "f");
+	write_random_file(s, 3 * 4096, 7);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	fd = open(t, O_RDWR);
+	g_assert_cmpint(fd, >=, 0);
+	p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	g_assert_true(p != MAP_FAILED);
+	/* mmap write -> read(2) through the mount and the backing file. */
+	memcpy(p + 5000, "via mmap", 8);
+	g_assert_cmpint(msync(p, 3 * 4096, MS_SYNC), ==, 0);
+	g_assert_cmpint(pread(fd, buf, 8, 5000), ==, 8);
+	g_assert_cmpmem(buf, 8, "via mmap", 8);
+	{
+		int b = open(s, O_RDONLY);
+
+		g_assert_cmpint(pread(b, buf, 8, 5000), ==, 8);
+		g_assert_cmpmem(buf, 8, "via mmap", 8);
+		close(b);
+	}
+	/* write(2) through the mount -> the client's mapping. */
+	g_assert_cmpint(pwrite(fd, "via write", 9, 9000), ==, 9);
+	g_assert_cmpmem(p + 9000, 9, "via write", 9);
+	munmap(p, 3 * 4096);
+	close(fd);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+static void test_read_only(void)
+{
+	const char *extra[] = { "-o", "ro", NULL };
+	struct mount m;
+	g_autofree char *s = NULL, *t = NULL, *n = NULL, *d = NULL;
+	g_autoptr(GBytes) a = NULL, b = NULL;
+
+	mount_prepare(&m, "ro");
+	s = src_path(&m, "f");
+	write_random_file(s, 5000, 8);
+	mount_start(&m, extra);
+	t = mnt_path(&m, "f");
+	n = mnt_path(&m, "new");
+	d = mnt_path(&m, "dir");
+	a = read_whole(s, 4096);
+	b = read_whole(t, 4096);
+	g_assert_true(g_bytes_equal(a, b));
+#define EXPECT_EROFS(call) do { errno = 0; g_assert_cmpint((call), ==, -1); \
+	g_assert_cmpint(errno, ==, EROFS); } while (0)
+	EXPECT_EROFS(open(t, O_WRONLY));
+	EXPECT_EROFS(open(n, O_CREAT | O_WRONLY, 0644));
+	EXPECT_EROFS(mkdir(d, 0755));
+	EXPECT_EROFS(unlink(t));
+	EXPECT_EROFS(rename(t, n));
+	EXPECT_EROFS(chmod(t, 0600));
+	EXPECT_EROFS(truncate(t, 0));
+	EXPECT_EROFS(setxattr(t, "user.x", "1", 1, 0));
+	EXPECT_EROFS(symlink("f", n));
+	EXPECT_EROFS(link(t, n));
+#undef EXPECT_EROFS
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	harness_init();
+	g_test_add_func("/rw/write-then-read-mapped", test_write_then_read);
+	g_test_add_func("/rw/shrink-while-reading", test_shrink_while_reading);
+	g_test_add_func("/rw/unlink-frees-space", test_unlink_frees_space);
+	g_test_add_func("/rw/client-mmap-shared", test_client_mmap);
+	g_test_add_func("/rw/read-only-mount", test_read_only);
+	return g_test_run();
+}
