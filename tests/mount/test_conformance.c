@@ -431,6 +431,26 @@ static void sc_locks(void)
 	fl.l_start = 5;
 	DO(fcntl(b, F_OFD_GETLK, &fl));
 	note("getlk type=%d start=%ld len=%ld", fl.l_type, (long)fl.l_start, (long)fl.l_len);
+	/* POSIX record locks belong to processes: a child must conflict. */
+	fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 10 };
+	DO(fcntl(a, F_SETLK, &fl));
+	{
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct flock c = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+					   .l_start = 105, .l_len = 1 };
+			int r = fcntl(b, F_SETLK, &c);
+
+			_exit(r < 0 ? (errno == EAGAIN || errno == EACCES ? 10 : 11) : 12);
+		}
+		int status = 0;
+
+		waitpid(pid, &status, 0);
+		note("child F_SETLK on a locked range: %d", WEXITSTATUS(status));
+	}
+	fl.l_type = F_UNLCK;
+	DO(fcntl(a, F_SETLK, &fl));
 	DO(close(a));
 	DO(close(b));
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -228,6 +229,59 @@ static void test_client_mmap(void)
 	mount_cleanup(&m);
 }
 
+static void assert_same_attrs(const struct mount *m, const char *rel)
+{
+	g_autofree char *s = src_path(m, rel), *t = mnt_path(m, rel);
+	struct stat a, b;
+
+	g_assert_cmpint(lstat(s, &a), ==, 0);
+	g_assert_cmpint(lstat(t, &b), ==, 0);
+	g_assert_cmpuint(a.st_ino, ==, b.st_ino);
+	g_assert_cmpuint(a.st_nlink, ==, b.st_nlink);
+	g_assert_cmpint(a.st_ctim.tv_sec, ==, b.st_ctim.tv_sec);
+	g_assert_cmpint(a.st_ctim.tv_nsec, ==, b.st_ctim.tv_nsec);
+}
+
+/* After link and rename, every name shows the new nlink and ctime at once
+ * (the default 1 s attribute timeout must not hide them). */
+static void test_link_rename_attrs(void)
+{
+	static const char *const names[] = { "a", "d/b", "c" };
+	struct mount m;
+	g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+
+	mount_prepare(&m, "rw-attrs");
+	a = src_path(&m, "a");
+	write_random_file(a, 100, 9);
+	d = src_path(&m, "d");
+	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+	mount_start(&m, NULL);
+	g_free(a);
+	a = mnt_path(&m, "a");
+	b = mnt_path(&m, "d/b");
+	c = mnt_path(&m, "c");
+	e = mnt_path(&m, "e");
+	g_assert_cmpint(access(a, R_OK), ==, 0);    /* attributes now cached */
+	g_usleep(20000);
+	g_assert_cmpint(link(a, b), ==, 0);
+	assert_same_attrs(&m, "a");
+	assert_same_attrs(&m, "d/b");
+	g_usleep(20000);
+	g_assert_cmpint(link(b, c), ==, 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		assert_same_attrs(&m, names[i]);
+	g_usleep(20000);
+	g_assert_cmpint(rename(c, e), ==, 0);
+	assert_same_attrs(&m, "a");
+	assert_same_attrs(&m, "e");
+	g_usleep(20000);
+	g_assert_cmpint(unlink(a), ==, 0);
+	assert_same_attrs(&m, "d/b");
+	assert_same_attrs(&m, "e");
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
 static void test_read_only(void)
 {
 	const char *extra[] = { "-o", "ro", NULL };
@@ -270,6 +324,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/rw/shrink-while-reading", test_shrink_while_reading);
 	g_test_add_func("/rw/unlink-frees-space", test_unlink_frees_space);
 	g_test_add_func("/rw/client-mmap-shared", test_client_mmap);
+	g_test_add_func("/rw/link-rename-attrs-at-once", test_link_rename_attrs);
 	g_test_add_func("/rw/read-only-mount", test_read_only);
 	return g_test_run();
 }
