@@ -24,26 +24,11 @@ struct inode_table {
 	struct inode *root;     /* immutable */
 };
 
-static guint node_hash(gconstpointer p)
-{
-	const struct inode *n = p;
-
-	return (guint)(n->ino ^ (n->ino >> 32) ^ ((guint64)n->dev * 0x9e3779b1u));
-}
-
-static gboolean node_equal(gconstpointer a, gconstpointer b)
-{
-	const struct inode *x = a, *y = b;
-
-	return x->ino == y->ino && x->dev == y->dev;
-}
-
 static struct inode *node_new(int fd, const struct stat *st)
 {
 	struct inode *n = g_new0(struct inode, 1);
 
-	n->dev = st->st_dev;
-	n->ino = st->st_ino;
+	n->id = devino_of(st);
 	n->fd = fd;
 	n->type = st->st_mode & S_IFMT;
 	n->nlookup = 1;
@@ -68,22 +53,22 @@ struct inode_table *inode_table_new(const char *source, GError **error)
 	}
 	t = g_new0(struct inode_table, 1);
 	pthread_mutex_init(&t->lock, NULL);
-	t->nodes = g_hash_table_new(node_hash, node_equal);
+	t->nodes = g_hash_table_new(devino_hash, devino_equal);
 	t->root = node_new(fd, &st);
-	g_hash_table_add(t->nodes, t->root);
+	g_hash_table_insert(t->nodes, &t->root->id, t->root);
 	return t;
 }
 
 void inode_table_free(struct inode_table *t)
 {
 	GHashTableIter it;
-	gpointer key;
+	gpointer value;
 
 	if (!t)
 		return;
 	g_hash_table_iter_init(&it, t->nodes);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
-		struct inode *n = key;
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		struct inode *n = value;
 
 		close(n->fd);
 		g_free(n);
@@ -128,13 +113,12 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	}
 
 	pthread_mutex_lock(&t->lock);
-	n = g_hash_table_lookup(t->nodes, &(struct inode){ .dev = st->st_dev,
-							   .ino = st->st_ino });
+	n = g_hash_table_lookup(t->nodes, &(struct devino){ st->st_dev, st->st_ino });
 	if (n) {
 		n->nlookup++;
 	} else {
 		n = node_new(fd, st);
-		g_hash_table_add(t->nodes, n);
+		g_hash_table_insert(t->nodes, &n->id, n);
 		fd = -1;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -154,7 +138,7 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 		n = node->nlookup;
 	node->nlookup -= n;
 	if (node->nlookup == 0 && node != t->root) {
-		g_hash_table_remove(t->nodes, node);
+		g_hash_table_remove(t->nodes, &node->id);
 		gone = true;
 	}
 	pthread_mutex_unlock(&t->lock);

@@ -34,20 +34,6 @@ struct mapcache {
 	size_t page_size;
 };
 
-static guint key_hash(gconstpointer p)
-{
-	const struct mapcache_key *k = p;
-
-	return (guint)(k->ino ^ (k->ino >> 32) ^ ((guint64)k->dev * 0x9e3779b1u));
-}
-
-static gboolean key_equal(gconstpointer a, gconstpointer b)
-{
-	const struct mapcache_key *x = a, *y = b;
-
-	return x->ino == y->ino && x->dev == y->dev;
-}
-
 static uint64_t rounded(const struct mapcache *mc, uint64_t len)
 {
 	return (len + mc->page_size - 1) & ~(uint64_t)(mc->page_size - 1);
@@ -65,7 +51,7 @@ struct mapcache *mapcache_new(unsigned max_maps, uint64_t max_mapped)
 	struct mapcache *mc = g_new0(struct mapcache, 1);
 
 	pthread_mutex_init(&mc->lock, NULL);
-	mc->table = g_hash_table_new(key_hash, key_equal);
+	mc->table = g_hash_table_new(devino_hash, devino_equal);
 	g_queue_init(&mc->lru);
 	mc->max_maps = MAX(max_maps, 1u);
 	mc->max_mapped = MAX(max_mapped, 1u);
@@ -121,7 +107,7 @@ static void pin_locked(struct mapcache *mc, struct mapcache_map *m)
 }
 
 struct mapcache_map *mapcache_lookup(struct mapcache *mc,
-				     const struct mapcache_key *key)
+				     const struct devino *key)
 {
 	struct mapcache_map *m;
 
@@ -135,7 +121,7 @@ struct mapcache_map *mapcache_lookup(struct mapcache *mc,
 	return m;
 }
 
-int mapcache_get(struct mapcache *mc, const struct mapcache_key *key, int fd,
+int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 		 const struct stat *st, struct mapcache_map **out)
 {
 	struct mapcache_map *m;
@@ -223,7 +209,7 @@ void mapcache_put(struct mapcache *mc, struct mapcache_map *m)
 	pthread_mutex_unlock(&mc->lock);
 }
 
-void mapcache_invalidate(struct mapcache *mc, const struct mapcache_key *key)
+void mapcache_invalidate(struct mapcache *mc, const struct devino *key)
 {
 	struct mapcache_map *m;
 
@@ -247,7 +233,7 @@ void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map)
 	pthread_mutex_unlock(&mc->lock);
 }
 
-void mapcache_revalidate(struct mapcache *mc, const struct mapcache_key *key,
+void mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st)
 {
 	struct mapcache_map *m;

@@ -44,7 +44,7 @@
 
 struct open_file {
 	int fd;                     /* the backing file, opened for this open */
-	struct mapcache_key key;
+	struct devino key;
 	struct inode *node;         /* held by the kernel while the file is open */
 };
 
@@ -102,7 +102,7 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	}
 	fh = g_new0(struct open_file, 1);
 	fh->fd = fd;
-	fh->key = (struct mapcache_key){ .dev = st.st_dev, .ino = st.st_ino };
+	fh->key = devino_of(&st);
 	fh->node = node;
 	if (!S_ISREG(st.st_mode))
 		g_atomic_int_set(&node->read_by_fd, 1);
@@ -132,7 +132,7 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* The file shrinks inside open(): no mapping may outlive that. */
 	if (fi->flags & O_TRUNC)
-		mapcache_invalidate(fs->maps, &(struct mapcache_key){ node->dev, node->ino });
+		mapcache_invalidate(fs->maps, &node->id);
 	inode_proc_path(node, path);
 	fd = open_backing(AT_FDCWD, path, fi->flags, 0, 0);
 	res = fd < 0 ? -errno : open_file_new(fs, node, fd, fi);

@@ -89,7 +89,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node,
 
 		/* A file must not shrink under its mapping. */
 		if (fstat(node->fd, &st) == 0 && attr->st_size < st.st_size)
-			mapcache_invalidate(fs->maps, &(struct mapcache_key){ node->dev, node->ino });
+			mapcache_invalidate(fs->maps, &node->id);
 		if (fi)
 			res = ftruncate(mmapfs_open_file_fd(fi), attr->st_size);
 		else

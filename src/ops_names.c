@@ -96,14 +96,14 @@ void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
  * *key: once that name goes, so must the file's mapping.
  */
 static bool last_name_of_file(struct inode *dir, const char *name,
-			      struct mapcache_key *key)
+			      struct devino *key)
 {
 	struct stat st;
 
 	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1)
 		return false;
-	*key = (struct mapcache_key){ .dev = st.st_dev, .ino = st.st_ino };
+	*key = devino_of(&st);
 	return true;
 }
 
@@ -111,7 +111,7 @@ void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *dir = mmapfs_inode(req, parent);
-	struct mapcache_key key;
+	struct devino key;
 	bool last = last_name_of_file(dir, name, &key);
 
 	if (unlinkat(dir->fd, name, 0) < 0) {
@@ -137,7 +137,7 @@ void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct inode *newdir = mmapfs_inode(req, newparent);
-	struct mapcache_key key;
+	struct devino key;
 	bool replaced = !(flags & RENAME_EXCHANGE) &&
 			last_name_of_file(newdir, newname, &key);
 

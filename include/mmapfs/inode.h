@@ -24,10 +24,11 @@
 #include <fuse_lowlevel.h>
 #include <glib.h>
 
+#include "mmapfs/devino.h"
+
 struct inode {
 	/* Immutable while the node exists. */
-	dev_t dev;
-	ino_t ino;
+	struct devino id;       /* first: the hash table's key */
 	int fd;                 /* O_PATH | O_NOFOLLOW */
 	mode_t type;            /* st_mode & S_IFMT */
 

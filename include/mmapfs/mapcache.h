@@ -31,16 +31,13 @@
 
 #include <glib.h>
 
-struct mapcache_key {
-	dev_t dev;
-	ino_t ino;
-};
+#include "mmapfs/devino.h"
 
 struct mapcache_map {
 	/* Immutable while the mapping exists. */
 	const char *addr;         /* start of the mapping */
 	size_t len;               /* file size when mapped; > 0 */
-	struct mapcache_key key;
+	struct devino key;
 	struct timespec mtime;    /* file mtime when mapped */
 
 	/* Private to mapcache.c, protected by the cache's lock. */
@@ -75,7 +72,7 @@ void mapcache_free(struct mapcache *mc);
 
 /* Returns the live mapping of key, pinned and made most recent, or NULL. */
 struct mapcache_map *mapcache_lookup(struct mapcache *mc,
-				     const struct mapcache_key *key);
+				     const struct devino *key);
 
 /*
  * Returns in *out a pinned mapping of the file open as fd, whose identity is
@@ -86,20 +83,20 @@ struct mapcache_map *mapcache_lookup(struct mapcache *mc,
  *   -ENOSPC  no room, every mapping in the way is pinned
  *   other    mmap() failed (ENODEV when the filesystem cannot map, ENOMEM)
  */
-int mapcache_get(struct mapcache *mc, const struct mapcache_key *key, int fd,
+int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 		 const struct stat *st, struct mapcache_map **out);
 
 /* Unpins a mapping from mapcache_lookup() or mapcache_get(). */
 void mapcache_put(struct mapcache *mc, struct mapcache_map *map);
 
 /* Drops the live mapping of key, if any. */
-void mapcache_invalidate(struct mapcache *mc, const struct mapcache_key *key);
+void mapcache_invalidate(struct mapcache *mc, const struct devino *key);
 
 /* Drops map, which the caller has pinned, if it is still the live one. */
 void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map);
 
 /* Drops the live mapping of key if its identity is not st's. */
-void mapcache_revalidate(struct mapcache *mc, const struct mapcache_key *key,
+void mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st);
 
 /* Drops every unpinned mapping. */

@@ -18,7 +18,7 @@ struct fixture {
 	char *dir;
 	int nfiles;
 	int *fds;
-	struct mapcache_key *keys;
+	struct devino *keys;
 };
 
 /* Creates file i of the given size, every byte equal to fill_byte(i). */
@@ -44,7 +44,7 @@ static void fixture_files(struct fixture *f, int n, size_t size)
 	g_assert_no_error(error);
 	f->nfiles = n;
 	f->fds = g_new(int, n);
-	f->keys = g_new(struct mapcache_key, n);
+	f->keys = g_new(struct devino, n);
 	for (int i = 0; i < n; i++) {
 		g_autofree char *path = g_strdup_printf("%s/f%d", f->dir, i);
 		struct stat st;
@@ -53,7 +53,7 @@ static void fixture_files(struct fixture *f, int n, size_t size)
 		g_assert_cmpint(f->fds[i], >=, 0);
 		write_file(f->fds[i], i, size);
 		g_assert_cmpint(fstat(f->fds[i], &st), ==, 0);
-		f->keys[i] = (struct mapcache_key){ st.st_dev, st.st_ino };
+		f->keys[i] = devino_of(&st);
 	}
 }
 
