@@ -44,7 +44,6 @@
 
 struct open_file {
 	int fd;                     /* the backing file, opened for this open */
-	struct devino key;
 	struct inode *node;         /* held by the kernel while the file is open */
 };
 
@@ -102,12 +101,11 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	}
 	fh = g_new0(struct open_file, 1);
 	fh->fd = fd;
-	fh->key = devino_of(&st);
 	fh->node = node;
 	if (!S_ISREG(st.st_mode))
 		g_atomic_int_set(&node->read_by_fd, 1);
 	else
-		mapcache_revalidate(fs->maps, &fh->key, &st);
+		mapcache_revalidate(fs->maps, &fh->node->id, &st);
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
 	return 0;
@@ -191,7 +189,7 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 
 	/* The last name went while the file was open: now nobody has it. */
 	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
-		mapcache_invalidate(fs->maps, &fh->key);
+		mapcache_invalidate(fs->maps, &fh->node->id);
 	open_file_free(fh);
 	fuse_reply_err(req, 0);
 }
@@ -238,7 +236,7 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 	/* Collapsing a range shrinks the file under its mapping. */
 	if (mode & FALLOC_FL_COLLAPSE_RANGE)
-		mapcache_invalidate(mmapfs_of(req)->maps, &fh->key);
+		mapcache_invalidate(mmapfs_of(req)->maps, &fh->node->id);
 	mmapfs_reply_err(req, fallocate(fh->fd, mode, offset, length) < 0 ? -errno : 0);
 }
 
@@ -324,7 +322,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 					 struct open_file *fh, size_t size,
 					 off_t off)
 {
-	struct mapcache_map *m = mapcache_lookup(fs->maps, &fh->key);
+	struct mapcache_map *m = mapcache_lookup(fs->maps, &fh->node->id);
 	struct stat st;
 	int res;
 
@@ -339,7 +337,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 		return m;
 	if (m)
 		mapcache_put(fs->maps, m);
-	res = mapcache_get(fs->maps, &fh->key, fh->fd, &st, &m);
+	res = mapcache_get(fs->maps, &fh->node->id, fh->fd, &st, &m);
 	if (res == 0)
 		return m;
 	if (res == -ENODEV) {
@@ -358,7 +356,7 @@ static void file_shrank(struct mmapfs *fs, struct open_file *fh,
 	mapcache_invalidate_map(fs->maps, m);
 	if (!g_atomic_int_exchange(&fh->node->read_by_fd, 1))
 		log_info("backing file of inode %lu shrank under its mapping: reading it with pread from now on",
-			 (unsigned long)fh->key.ino);
+			 (unsigned long)fh->node->id.ino);
 }
 
 void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
