@@ -86,12 +86,23 @@ static int open_backing(int dirfd, const char *name, int flags, int create,
 	return fd;
 }
 
+/* The file's size and mtime, mixed into one word (never 0). */
+static guint64 data_stamp(const struct stat *st)
+{
+	guint64 h = (guint64)st->st_size * 0x9e3779b97f4a7c15ull;
+
+	h ^= ((guint64)st->st_mtim.tv_sec << 30) + (guint64)st->st_mtim.tv_nsec;
+	h *= 0xff51afd7ed558ccdull;
+	return (h ^ (h >> 33)) | 1;
+}
+
 /* Wraps a backing descriptor of node in an open_file.  Takes fd. */
 static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 			 struct fuse_file_info *fi)
 {
 	struct open_file *fh;
 	struct stat st;
+	guint64 stamp;
 
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
@@ -108,6 +119,12 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 		mapcache_revalidate(fs->maps, &fh->node->id, &st);
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
+	/* Unchanged since the last open: the kernel's cached pages are still
+	 * the file's.  (A change inside the same mtime tick that keeps the
+	 * size is not seen; the attribute timeout bounds how long.) */
+	stamp = data_stamp(&st);
+	fi->keep_cache = __atomic_exchange_n(&node->data_stamp, stamp,
+					     __ATOMIC_RELAXED) == stamp;
 	return 0;
 }
 

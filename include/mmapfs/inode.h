@@ -40,6 +40,13 @@ struct inode {
 	 */
 	gint read_by_fd;
 
+	/*
+	 * (atomic) The file's size and mtime, mixed, when it was last opened:
+	 * an open that finds them unchanged lets the kernel keep the file's
+	 * cached pages (keep_cache).
+	 */
+	guint64 data_stamp;
+
 	/* Private to inode.c. */
 	uint64_t nlookup;       /* protected by table->lock */
 };

@@ -391,6 +391,38 @@ static void test_errors_and_attrs(void)
 	mount_cleanup(&m);
 }
 
+/* The kernel keeps a file's pages across opens only while it is unchanged. */
+static void test_outside_change_between_opens(void)
+{
+	struct mount m;
+	g_autofree char *s = NULL, *t = NULL;
+
+	mount_prepare(&m, "reopen");
+	s = src_path(&m, "f");
+	write_random_file(s, 200000, 1);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	for (guint32 round = 2; round < 12; round++) {
+		g_autoptr(GBytes) a = NULL, b = NULL, c = NULL;
+		struct timespec ts[2] = { { 0, UTIME_OMIT },
+					  { 1000000 + round, 0 } };
+
+		/* Twice through the mount: the second open keeps the cache. */
+		g_bytes_unref(read_whole(t, 65536));
+		g_bytes_unref(read_whole(t, 65536));
+		/* Same size, new bytes, new mtime, written outside. */
+		write_random_file(s, 200000, round);
+		g_assert_cmpint(utimensat(AT_FDCWD, s, ts, 0), ==, 0);
+		a = read_whole(s, 65536);
+		b = read_whole(t, 65536);
+		g_assert_true(g_bytes_equal(a, b));
+		c = read_whole(t, 4096);
+		g_assert_true(g_bytes_equal(a, c));
+	}
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -401,5 +433,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/read/sparse-4g-pread", test_sparse_pread);
 	g_test_add_func("/read/tree", test_tree);
 	g_test_add_func("/read/errors-and-attrs", test_errors_and_attrs);
+	g_test_add_func("/read/outside-change-between-opens", test_outside_change_between_opens);
 	return g_test_run();
 }

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""bench-report.py CSV OUTDIR - the benchmark's table, chart and verdicts.
+
+Reads the rows scripts/bench.sh wrote (workload, system, run, value, unit),
+takes the median of the runs, and writes OUTDIR/table.md (printed too),
+OUTDIR/summary.csv and OUTDIR/ratios.png (gnuplot): mmapfs and the peers
+as a multiple of native.  Every ratio comes from the same run's figures."""
+import csv
+import os
+import statistics
+import subprocess
+import sys
+
+PEERS = ["passthrough_ll", "bindfs", "mergerfs"]
+SYSTEMS = ["native", "mmapfs"] + PEERS
+# workload -> (what, higher is better, target kind, target)
+WORKLOADS = {
+    "seq-read-cold": ("sequential read 1 MiB blocks, first open", True, "native", 0.75),
+    "seq-read-warm": ("sequential read, second open", True, "native", 0.95),
+    "rand-4k-1job": ("random 4 KiB reads, 1 job", True, "peer", 3.0),
+    "rand-4k-2job": ("random 4 KiB reads, 2 jobs", True, "peer", 2.0),
+    "small-files-cold": ("4 KiB files read whole, first pass", True, "peer", 3.0),
+    "small-files-warm": ("4 KiB files read whole, second pass", True, "native", 0.7),
+    "walk-small": ("metadata walk (find -printf %s %i), small tree", True, "peer", 2.0),
+    "walk-big": ("metadata walk, big tree", True, "completes", None),
+    "daemon-peak-rss": ("daemon peak RSS after the big walk", False, None, None),
+    "daemon-anon-rss": ("daemon anonymous memory after the big walk", False, "max", 128.0),
+}
+
+
+def main():
+    path, out = sys.argv[1], sys.argv[2]
+    values, units = {}, {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            values.setdefault((row["workload"], row["system"]), []).append(float(row["value"]))
+            units[row["workload"]] = row["unit"]
+    med = {k: statistics.median(v) for k, v in values.items()}
+
+    lines = ["| workload | unit | " + " | ".join(SYSTEMS) +
+             " | mmapfs / native | mmapfs / best peer | target | met |",
+             "|---" * (len(SYSTEMS) + 7) + "|"]
+    summary = [["workload", "unit"] + SYSTEMS + ["vs_native", "vs_best_peer", "target", "met"]]
+    for w, (what, higher, kind, target) in WORKLOADS.items():
+        if not any((w, s) in med for s in SYSTEMS):
+            continue
+        cells = [f"{med[(w, s)]:.1f}" if (w, s) in med else "-" for s in SYSTEMS]
+        m = med.get((w, "mmapfs"))
+        n = med.get((w, "native"))
+        peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
+        best = (max(peers) if higher else min(peers)) if peers else None
+        vs_native = m / n if m is not None and n else None
+        vs_peer = (m / best if higher else best / m) if m and best else None
+        met, tgt = "", ""
+        if kind == "native":
+            tgt, met = f">= {target} x native", vs_native is not None and vs_native >= target
+        elif kind == "peer":
+            tgt, met = f">= {target} x best peer", vs_peer is not None and vs_peer >= target
+        elif kind == "completes":
+            tgt, met = "completes", bool(m)
+        elif kind == "max":
+            tgt, met = f"<= {target:.0f} MiB", m is not None and m <= target
+        fmt = lambda r: f"{r:.2f}" if r is not None else "-"
+        lines.append(f"| {what} | {units[w]} | " + " | ".join(cells) +
+                     f" | {fmt(vs_native)} | {fmt(vs_peer)} | {tgt} | "
+                     f"{'yes' if met is True else 'no' if met is False else ''} |")
+        summary.append([w, units[w]] + cells + [fmt(vs_native), fmt(vs_peer), tgt,
+                                                "yes" if met is True else "no" if met is False else ""])
+    table = "\n".join(lines)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        csv.writer(f).writerows(summary)
+    print(table)
+    chart(med, out)
+
+
+def chart(med, out):
+    """Bars: each system's figure as a multiple of native, per workload."""
+    rows = []
+    for w, (what, higher, kind, _) in WORKLOADS.items():
+        n = med.get((w, "native"))
+        if not n or not higher:
+            continue
+        rows.append([w] + [f"{med.get((w, s), 0) / n:.4f}" for s in SYSTEMS[1:]])
+    if not rows:
+        return
+    dat = os.path.join(out, "ratios.dat")
+    with open(dat, "w") as f:
+        for r in rows:
+            f.write(" ".join(r) + "\n")
+    plot = "\n".join([
+        "set terminal pngcairo size 1100,500 noenhanced" if has_cairo() else "set terminal png size 1100,500",
+        f"set output '{os.path.join(out, 'ratios.png')}'",
+        "set style data histograms", "set style histogram clustered gap 1",
+        "set style fill solid 0.8 border -1", "set logscale y", "set yrange [0.001:*]",
+        "set ylabel 'figure / native (higher is better)'", "set xtics rotate by -20",
+        "set key outside", "set grid ytics",
+        "plot " + ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{s}'"
+                            for i, s in enumerate(SYSTEMS[1:])),
+    ])
+    try:
+        subprocess.run(["gnuplot"], input=plot, text=True, check=True,
+                       stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        print("bench-report: gnuplot failed; no chart", file=sys.stderr)
+
+
+def has_cairo():
+    try:
+        r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+        return "pngcairo" in r.stdout + r.stderr
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+#!/bin/bash
+# bench.sh - mmapfs against the native directory and other FUSE mirrors.
+#
+# Runs the same workloads, in one run, on: the native backing directory;
+# mmapfs; libfuse's passthrough_ll (built from Debian's libfuse3-dev
+# examples); bindfs; mergerfs.  Every workload starts from a fresh mount,
+# with the backing files already in the page cache.  Prints a table of
+# medians with ratios to native and to the best peer, and writes CSV, the
+# table (Markdown) and a PNG chart under results/.
+#
+#   scripts/bench.sh            full run (1 GiB file, 1,000,000-entry walk)
+#   scripts/bench.sh --quick    small sizes, one run: under two minutes
+#   options: --runs N  --systems "native mmapfs ..."  --data DIR  --out DIR
+#            --mmapfs-opts "-o ..."  (extra options for mmapfs, to measure levers)
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+quick=0
+runs=3
+systems="native mmapfs passthrough_ll bindfs mergerfs"
+data=/var/tmp/mmapfs-bench
+out=""
+mmapfs_opts=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1; runs=1 ;;
+	--runs) runs=$2; shift ;;
+	--systems) systems=$2; shift ;;
+	--data) data=$2; shift ;;
+	--out) out=$2; shift ;;
+	--mmapfs-opts) mmapfs_opts=$2; shift ;;
+	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$runs" in ''|*[!0-9]*|0) echo "bench: --runs takes a whole number from 1" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (mounts, drop_caches)" >&2; exit 1; }
+
+if [ $quick = 1 ]; then
+	big_mb=256; nsmall=1000; walk_small=5000; walk_big=50000; fio_secs=2
+else
+	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; fio_secs=5
+fi
+[ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)"
+mkdir -p "$out"
+csv="$out/results.csv"
+echo "workload,system,run,value,unit" > "$csv"
+
+# --- what the benchmark needs ------------------------------------------------
+scripts/install-deps.sh >/dev/null
+need=""
+for p in fio bindfs mergerfs gnuplot-nox gcc; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
+done
+if [ -n "$need" ]; then
+	echo "bench: installing$need"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need >/dev/null || exit 1
+fi
+if [ ! -f build-bench/build.ninja ]; then
+	meson setup build-bench --buildtype=release -Dmount_tests=false >/dev/null || exit 1
+fi
+ninja -C build-bench mmapfs >/dev/null || exit 1
+tools="$top/results/tools"
+mkdir -p "$tools"
+ex=/usr/share/doc/libfuse3-dev/examples
+if [ ! -x "$tools/passthrough_ll" ]; then
+	cp "$ex"/passthrough_ll.c "$ex"/passthrough_helpers.h "$tools/" 2>/dev/null ||
+		{ zcat "$ex/passthrough_ll.c.gz" > "$tools/passthrough_ll.c"; cp "$ex/passthrough_helpers.h" "$tools/"; }
+	gcc -O2 -o "$tools/passthrough_ll" "$tools/passthrough_ll.c" \
+		$(pkg-config --cflags --libs fuse3) || exit 1
+fi
+
+# --- the data set ------------------------------------------------------------
+stamp="$data/.complete-$big_mb-$nsmall-$walk_small-$walk_big"
+if [ ! -f "$stamp" ]; then
+	echo "bench: creating the data set in $data (once)"
+	rm -rf "$data"
+	mkdir -p "$data/src/small" "$data/src/walk-small" "$data/src/walk-big" "$data/mnt"
+	head -c "${big_mb}M" /dev/urandom > "$data/src/big"
+	python3 - "$data/src" "$nsmall" "$walk_small" "$walk_big" <<'PY'
+import os, sys
+src, nsmall, wsmall, wbig = sys.argv[1], *map(int, sys.argv[2:])
+blob = os.urandom(4096)
+for i in range(nsmall):
+    with open(f"{src}/small/f{i:06d}", "wb") as f:
+        f.write(blob)
+def tree(root, n):
+    per = 1000
+    for i in range(n):
+        d = f"{root}/d{i // per:04d}"
+        if i % per == 0:
+            os.mkdir(d)
+        with open(f"{d}/e{i:07d}", "wb") as f:
+            f.write(b"x" * (i % 7))
+tree(f"{src}/walk-small", wsmall)
+tree(f"{src}/walk-big", wbig)
+PY
+	touch "$stamp"
+fi
+src="$data/src"
+mnt="$data/mnt"
+
+# --- mounting ----------------------------------------------------------------
+pid=""
+cleanup() {
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
+	fi
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	pid=""
+}
+trap cleanup EXIT INT TERM
+
+# Mounts system $1 at $mnt (nothing for native); sets dir and pid.
+mount_sys() {
+	local sys=$1
+	pid=""
+	dir="$mnt"
+	case "$sys" in
+	native) dir="$src"; return 0 ;;
+	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$src" "$mnt" 2>>"$out/mmapfs.log" & ;;
+	passthrough_ll) "$tools/passthrough_ll" -f -o source="$src" "$mnt" 2>/dev/null & ;;
+	bindfs) bindfs -f "$src" "$mnt" 2>/dev/null & ;;
+	mergerfs) mergerfs -f "$src" "$mnt" 2>/dev/null & ;;
+	esac
+	pid=$!
+	for _ in $(seq 1000); do
+		[ "$(stat -f -c %t "$mnt" 2>/dev/null)" = 65735546 ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	echo "bench: $sys did not mount" >&2
+	return 1
+}
+
+umount_sys() {
+	[ -z "$pid" ] && return 0
+	fusermount3 -u "$mnt"
+	wait "$pid" 2>/dev/null
+	pid=""
+}
+
+now() { date +%s.%N; }
+record() { echo "$1,$2,$3,$4,$5" >> "$csv"; }   # workload system run value unit
+
+# Backing files in the page cache before every measurement.
+warm_backing() { cat "$src/big" > /dev/null; find "$src/small" -type f -print0 | xargs -0 cat > /dev/null; }
+
+# --- workloads ---------------------------------------------------------------
+seq_read() {   # sys run
+	local t0 t1 t2
+	t0=$(now); dd if="$dir/big" of=/dev/null bs=1M status=none || return 1
+	t1=$(now); dd if="$dir/big" of=/dev/null bs=1M status=none || return 1
+	t2=$(now)
+	record seq-read-cold "$1" "$2" "$(echo "$big_mb / ($t1 - $t0)" | bc -l)" MiB/s
+	record seq-read-warm "$1" "$2" "$(echo "$big_mb / ($t2 - $t1)" | bc -l)" MiB/s
+}
+
+rand_read() {  # sys run jobs
+	local iops
+	iops=$(fio --name=r --filename="$dir/big" --rw=randread --bs=4k --ioengine=psync \
+		--numjobs="$3" --group_reporting --time_based --runtime="$fio_secs" \
+		--size="${big_mb}M" --invalidate=0 --output-format=terse --terse-version=3 2>/dev/null |
+		awk -F';' '{print $8}')
+	[ -n "$iops" ] || return 1
+	record "rand-4k-${3}job" "$1" "$2" "$iops" IOPS
+}
+
+small_files() {  # sys run
+	local t0 t1 t2
+	t0=$(now); find "$dir/small" -type f -print0 | xargs -0 cat > /dev/null || return 1
+	t1=$(now); find "$dir/small" -type f -print0 | xargs -0 cat > /dev/null || return 1
+	t2=$(now)
+	record small-files-cold "$1" "$2" "$(echo "$nsmall / ($t1 - $t0)" | bc -l)" files/s
+	record small-files-warm "$1" "$2" "$(echo "$nsmall / ($t2 - $t1)" | bc -l)" files/s
+}
+
+walk() {  # sys run name entries
+	local t0 t1 n
+	t0=$(now)
+	n=$(find "$dir/walk-$3" -printf '%s %i\n' 2>"$out/walk-$1.err" | wc -l)
+	t1=$(now)
+	if [ "$n" -lt "$4" ]; then
+		echo "bench: $1: walk of $4 entries saw $n ($(head -c 200 "$out/walk-$1.err"))" >&2
+		record "walk-$3" "$1" "$2" 0 entries/s
+		return 0
+	fi
+	record "walk-$3" "$1" "$2" "$(echo "$n / ($t1 - $t0)" | bc -l)" entries/s
+	if [ -n "$pid" ] && [ "$3" = big ]; then
+		local hwm anon
+		hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+		anon=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
+		record daemon-peak-rss "$1" "$2" "$(echo "$hwm / 1024" | bc -l)" MiB
+		record daemon-anon-rss "$1" "$2" "$(echo "$anon / 1024" | bc -l)" MiB
+	fi
+}
+
+echo "bench: $runs run(s); systems: $systems; results in $out"
+{
+	echo "machine: $(uname -r), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+	echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "backing: $(findmnt -n -o FSTYPE -T "$src") at $src"
+	echo "mmapfs options: ${mmapfs_opts:-defaults}"
+	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+} > "$out/machine.txt"
+
+for run in $(seq "$runs"); do
+	for sys in $systems; do
+		echo "bench: run $run: $sys"
+		warm_backing
+		mount_sys "$sys" && { seq_read "$sys" "$run" || echo "bench: $sys: seq read failed" >&2; }; umount_sys
+		mount_sys "$sys" && { rand_read "$sys" "$run" 1 || echo "bench: $sys: fio failed" >&2; }; umount_sys
+		mount_sys "$sys" && { rand_read "$sys" "$run" 2 || echo "bench: $sys: fio failed" >&2; }; umount_sys
+		warm_backing
+		mount_sys "$sys" && { small_files "$sys" "$run" || echo "bench: $sys: small files failed" >&2; }; umount_sys
+		mount_sys "$sys" && walk "$sys" "$run" small "$walk_small"; umount_sys
+		mount_sys "$sys" && walk "$sys" "$run" big "$walk_big"; umount_sys
+	done
+done
+
+python3 scripts/bench-report.py "$csv" "$out"
