@@ -5,13 +5,18 @@
  * that the kernel already knows, so that a second name of a hard-linked file
  * (or a second lookup of the same name) returns the same node.  The table
  * holds every node with a lookup count above zero, and the root always.
- * Because a node keeps its O_PATH descriptor open, the backing inode cannot
- * be freed and its number reused while the node exists.
+ *
+ * A node that holds a descriptor keeps its backing inode alive, so the inode
+ * number cannot be reused while the node exists.  A node that holds a file
+ * handle does not: the file may be deleted behind our back and its number
+ * given to a new file.  The handle carries the inode's generation, so a
+ * lookup compares handles, and a node whose handle no longer matches is
+ * taken out of the table (it lives on, unreachable by name, until the kernel
+ * forgets it).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,17 +27,73 @@ struct inode_table {
 	pthread_mutex_t lock;
 	GHashTable *nodes;      /* (dev, ino) -> node; protected by lock */
 	struct inode *root;     /* immutable */
+	bool use_handles;       /* immutable */
+	int mount_id;           /* the root's mount, where handles are valid */
+	int mount_fd;           /* the root, opened for open_by_handle_at(),
+				 * which refuses O_PATH descriptors */
 };
 
-static struct inode *node_new(int fd, const struct stat *st)
+static struct inode *node_new(int fd, const struct stat *st,
+			      struct file_handle *handle)
 {
 	struct inode *n = g_new0(struct inode, 1);
 
 	n->id = devino_of(st);
 	n->fd = fd;
+	n->handle = handle;
 	n->type = st->st_mode & S_IFMT;
 	n->nlookup = 1;
 	return n;
+}
+
+static void node_free(struct inode *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	g_free(n->handle);
+	g_free(n);
+}
+
+/* The handle of what fd holds, if it lives on mount mount_id; else NULL. */
+static struct file_handle *handle_of(int fd, int mount_id)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	int mnt;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0 ||
+	    mnt != mount_id)
+		return NULL;
+	return g_memdup2(&h, sizeof(h.fh) + h.fh.handle_bytes);
+}
+
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type &&
+	       a->handle_bytes == b->handle_bytes &&
+	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
+}
+
+/* Whether the root's filesystem gives handles we may open again. */
+static bool probe_handles(struct inode_table *t)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	int fd;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(t->root->fd, "", &h.fh, &t->mount_id, AT_EMPTY_PATH) < 0)
+		return false;
+	fd = open_by_handle_at(t->mount_fd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;       /* EPERM without CAP_DAC_READ_SEARCH */
+	close(fd);
+	return true;
 }
 
 struct inode_table *inode_table_new(const char *source, GError **error)
@@ -54,8 +115,10 @@ struct inode_table *inode_table_new(const char *source, GError **error)
 	t = g_new0(struct inode_table, 1);
 	pthread_mutex_init(&t->lock, NULL);
 	t->nodes = g_hash_table_new(devino_hash, devino_equal);
-	t->root = node_new(fd, &st);
+	t->root = node_new(fd, &st, NULL);
 	g_hash_table_insert(t->nodes, &t->root->id, t->root);
+	t->mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	t->use_handles = t->mount_fd >= 0 && probe_handles(t);
 	return t;
 }
 
@@ -67,13 +130,11 @@ void inode_table_free(struct inode_table *t)
 	if (!t)
 		return;
 	g_hash_table_iter_init(&it, t->nodes);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		struct inode *n = value;
-
-		close(n->fd);
-		g_free(n);
-	}
+	while (g_hash_table_iter_next(&it, NULL, &value))
+		node_free(value);
 	g_hash_table_unref(t->nodes);
+	if (t->mount_fd >= 0)
+		close(t->mount_fd);
 	pthread_mutex_destroy(&t->lock);
 	g_free(t);
 }
@@ -81,6 +142,11 @@ void inode_table_free(struct inode_table *t)
 struct inode *inode_table_root(struct inode_table *t)
 {
 	return t->root;
+}
+
+bool inode_table_uses_handles(struct inode_table *t)
+{
+	return t->use_handles;
 }
 
 struct inode *inode_from_id(struct inode_table *t, fuse_ino_t id)
@@ -96,6 +162,7 @@ fuse_ino_t inode_id(struct inode_table *t, const struct inode *node)
 int inode_lookup(struct inode_table *t, struct inode *parent,
 		 const char *name, struct stat *st, struct inode **out)
 {
+	struct file_handle *handle = NULL;
 	struct inode *n;
 	int fd;
 
@@ -111,20 +178,31 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 		close(fd);
 		return -e;
 	}
+	/* Directories keep their descriptor: they are every lookup's parent. */
+	if (t->use_handles && !S_ISDIR(st->st_mode))
+		handle = handle_of(fd, t->mount_id);
 
 	pthread_mutex_lock(&t->lock);
 	n = g_hash_table_lookup(t->nodes, &(struct devino){ st->st_dev, st->st_ino });
+	if (n && n->handle && (!handle || !same_handle(n->handle, handle))) {
+		/* That inode number now belongs to another file. */
+		g_hash_table_remove(t->nodes, &n->id);
+		n = NULL;
+	}
 	if (n) {
 		n->nlookup++;
 	} else {
-		n = node_new(fd, st);
+		n = node_new(handle ? -1 : fd, st, handle);
 		g_hash_table_insert(t->nodes, &n->id, n);
-		fd = -1;
+		if (!handle)
+			fd = -1;
+		handle = NULL;
 	}
 	pthread_mutex_unlock(&t->lock);
 
 	if (fd >= 0)
 		close(fd);
+	g_free(handle);
 	*out = n;
 	return 0;
 }
@@ -138,15 +216,15 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 		n = node->nlookup;
 	node->nlookup -= n;
 	if (node->nlookup == 0 && node != t->root) {
-		g_hash_table_remove(t->nodes, &node->id);
+		/* Unless a newer node took its place (see inode_lookup). */
+		if (g_hash_table_lookup(t->nodes, &node->id) == node)
+			g_hash_table_remove(t->nodes, &node->id);
 		gone = true;
 	}
 	pthread_mutex_unlock(&t->lock);
 
-	if (gone) {
-		close(node->fd);
-		g_free(node);
-	}
+	if (gone)
+		node_free(node);
 }
 
 unsigned inode_table_size(struct inode_table *t)
@@ -159,7 +237,43 @@ unsigned inode_table_size(struct inode_table *t)
 	return n;
 }
 
-void inode_proc_path(const struct inode *node, char buf[INODE_PROC_PATH_MAX])
+/* open_by_handle_at() for node; ESTALE (the file is gone) as ENOENT. */
+static int open_handle(struct inode_table *t, const struct inode *node,
+		       int flags)
 {
-	snprintf(buf, INODE_PROC_PATH_MAX, "/proc/self/fd/%d", node->fd);
+	int fd = open_by_handle_at(t->mount_fd, node->handle, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ESTALE ? -ENOENT : -errno;
+	return fd;
+}
+
+int inode_fd(struct inode_table *t, const struct inode *node)
+{
+	if (node->fd >= 0)
+		return node->fd;
+	return open_handle(t, node, O_PATH);
+}
+
+void inode_fd_put(const struct inode *node, int fd)
+{
+	if (fd >= 0 && fd != node->fd)
+		close(fd);
+}
+
+int inode_open(struct inode_table *t, const struct inode *node, int flags)
+{
+	char path[PROC_FD_PATH_MAX];
+	int fd;
+
+	if (node->fd < 0)
+		return open_handle(t, node, flags);
+	proc_fd_path(node->fd, path);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+void proc_fd_path(int fd, char buf[PROC_FD_PATH_MAX])
+{
+	snprintf(buf, PROC_FD_PATH_MAX, "/proc/self/fd/%d", fd);
 }

@@ -17,17 +17,36 @@
 #include "mmapfs/options.h"
 #include "mmapfs/safecopy.h"
 
-/* One O_PATH descriptor per known inode: take every descriptor we may. */
+/*
+ * Directories (and, without file handles, every known inode) hold a
+ * descriptor: take every descriptor we may, up to fs.nr_open where the
+ * hard limit may be raised.
+ */
 static void raise_nofile_limit(void)
 {
-	struct rlimit rl;
+	g_autofree char *text = NULL;
+	struct rlimit rl, want;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = rl;
+	if (g_file_get_contents("/proc/sys/fs/nr_open", &text, NULL, NULL))
+		want.rlim_max = MAX(rl.rlim_max, (rlim_t)g_ascii_strtoull(text, NULL, 10));
+	want.rlim_cur = want.rlim_max;
+	/* Raising the hard limit needs CAP_SYS_RESOURCE: else the soft one. */
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) < 0)
 			log_warn("cannot raise the open file limit: %s",
 				 g_strerror(errno));
 	}
+}
+
+static unsigned long nofile_limit(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long)rl.rlim_cur : 0;
 }
 
 static void print_version(void)
@@ -124,6 +143,10 @@ int main(int argc, char **argv)
 		goto out_signals;
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
 		 opts.source, opts.mountpoint, opts.max_maps, opts.max_mapped);
+	if (!inode_table_uses_handles(fs.inodes))
+		log_info("files are reached by descriptor (no file handles here): "
+			 "at most about %lu inodes can be known at once",
+			 nofile_limit());
 
 	/* Returns in the parent only once the child is ready to serve. */
 	if (fuse_daemonize(opts.fuse.foreground) != 0) {

@@ -72,17 +72,29 @@ static int backing_flags(int flags)
 }
 
 /*
- * Opens a file with backing_flags(flags) plus create (O_CREAT, O_EXCL,
- * O_NOFOLLOW as the call needs), or write-only if read-write is denied.
+ * Creates (or opens) name in dirfd with backing_flags(flags) plus create
+ * (O_CREAT, O_EXCL, O_NOFOLLOW), or write-only if read-write is denied.
+ * Returns a descriptor or -errno.
  */
-static int open_backing(int dirfd, const char *name, int flags, int create,
-			mode_t mode)
+static int create_backing(int dirfd, const char *name, int flags, int create,
+			  mode_t mode)
 {
 	int bflags = backing_flags(flags) | create;
 	int fd = openat(dirfd, name, bflags, mode);
 
 	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_WRONLY)
 		fd = openat(dirfd, name, (bflags & ~O_ACCMODE) | O_WRONLY, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Opens node's file with backing_flags(flags), as create_backing() does. */
+static int open_backing(struct mmapfs *fs, struct inode *node, int flags)
+{
+	int fd = inode_open(fs->inodes, node, backing_flags(flags));
+
+	if (fd == -EACCES && (flags & O_ACCMODE) == O_WRONLY)
+		fd = inode_open(fs->inodes, node,
+				(backing_flags(flags) & ~O_ACCMODE) | O_WRONLY);
 	return fd;
 }
 
@@ -138,7 +150,6 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *node = mmapfs_inode(req, ino);
-	char path[INODE_PROC_PATH_MAX];
 	int fd, res;
 
 	if (S_ISLNK(node->type)) {
@@ -148,9 +159,8 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The file shrinks inside open(): no mapping may outlive that. */
 	if (fi->flags & O_TRUNC)
 		mapcache_invalidate(fs->maps, &node->id);
-	inode_proc_path(node, path);
-	fd = open_backing(AT_FDCWD, path, fi->flags, 0, 0);
-	res = fd < 0 ? -errno : open_file_new(fs, node, fd, fi);
+	fd = open_backing(fs, node, fi->flags);
+	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
 	if (res < 0) {
 		mmapfs_reply_err(req, res);
 		return;
@@ -173,9 +183,9 @@ void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mmapfs_reply_err(req, res);
 		return;
 	}
-	fd = open_backing(dir->fd, name, fi->flags,
-			  O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode);
-	res = fd < 0 ? -errno : 0;
+	fd = create_backing(dir->fd, name, fi->flags,
+			    O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode);
+	res = fd < 0 ? fd : 0;
 	creds_restore(&saved);
 	if (res == 0)
 		res = mmapfs_do_lookup(req, dir, name, &e);

@@ -45,9 +45,12 @@ void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct inode *node = mmapfs_inode(req, ino);
 	struct stat st;
+	int fd = mmapfs_node_fd(req, node);
+	int res = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
 
-	if (fstat(node->fd, &st) < 0)
-		mmapfs_reply_err(req, -errno);
+	inode_fd_put(node, fd);
+	if (res < 0)
+		mmapfs_reply_err(req, res);
 	else
 		fuse_reply_attr(req, &st, mmapfs_of(req)->timeout);
 }
@@ -63,14 +66,17 @@ static struct timespec time_to_set(int to_set, int set_bit, int now_bit,
 	return (struct timespec){ .tv_nsec = UTIME_OMIT };
 }
 
-/* Applies one setattr request to node; returns 0 or a negative errno. */
-static int do_setattr(struct mmapfs *fs, struct inode *node,
+/*
+ * Applies one setattr request to node, whose O_PATH descriptor is fd;
+ * returns 0 or a negative errno.
+ */
+static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 		      const struct stat *attr, int to_set,
 		      struct fuse_file_info *fi)
 {
-	char path[INODE_PROC_PATH_MAX];
+	char path[PROC_FD_PATH_MAX];
 
-	inode_proc_path(node, path);
+	proc_fd_path(fd, path);
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (fchmodat(AT_FDCWD, path, attr->st_mode, 0) < 0)
 			return -errno;
@@ -79,7 +85,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node,
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
 		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(node->fd, "", uid, gid,
+		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
@@ -88,7 +94,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node,
 		int res;
 
 		/* A file must not shrink under its mapping. */
-		if (fstat(node->fd, &st) == 0 && attr->st_size < st.st_size)
+		if (fstat(fd, &st) == 0 && attr->st_size < st.st_size)
 			mapcache_invalidate(fs->maps, &node->id);
 		if (fi)
 			res = ftruncate(mmapfs_open_file_fd(fi), attr->st_size);
@@ -109,7 +115,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node,
 
 		/* A symlink's own times: utimensat() with AT_EMPTY_PATH. */
 		if (S_ISLNK(node->type))
-			res = utimensat(node->fd, "", ts, AT_EMPTY_PATH);
+			res = utimensat(fd, "", ts, AT_EMPTY_PATH);
 		else
 			res = utimensat(AT_FDCWD, path, ts, 0);
 		if (res < 0)
@@ -124,10 +130,12 @@ void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *node = mmapfs_inode(req, ino);
 	struct stat st;
-	int res = do_setattr(fs, node, attr, to_set, fi);
+	int fd = mmapfs_node_fd(req, node);
+	int res = fd < 0 ? fd : do_setattr(fs, node, fd, attr, to_set, fi);
 
-	if (res == 0 && fstat(node->fd, &st) < 0)
+	if (res == 0 && fstat(fd, &st) < 0)
 		res = -errno;
+	inode_fd_put(node, fd);
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else
@@ -138,11 +146,15 @@ void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct inode *node = mmapfs_inode(req, ino);
 	char buf[PATH_MAX + 1];
+	int fd = mmapfs_node_fd(req, node);
 	ssize_t n;
 
-	n = readlinkat(node->fd, "", buf, sizeof(buf));
+	n = fd;
+	if (fd >= 0 && (n = readlinkat(fd, "", buf, sizeof(buf))) < 0)
+		n = -errno;
+	inode_fd_put(node, fd);
 	if (n < 0) {
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, (int)n);
 		return;
 	}
 	if ((size_t)n == sizeof(buf)) {
@@ -160,18 +172,29 @@ void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
  */
 void mmapfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	char path[INODE_PROC_PATH_MAX];
+	struct inode *node = mmapfs_inode(req, ino);
+	char path[PROC_FD_PATH_MAX];
+	int fd = mmapfs_node_fd(req, node);
+	int res = fd;
 
-	inode_proc_path(mmapfs_inode(req, ino), path);
-	mmapfs_reply_err(req, faccessat(AT_FDCWD, path, mask, 0) < 0 ? -errno : 0);
+	if (fd >= 0) {
+		proc_fd_path(fd, path);
+		res = faccessat(AT_FDCWD, path, mask, 0) < 0 ? -errno : 0;
+	}
+	inode_fd_put(node, fd);
+	mmapfs_reply_err(req, res);
 }
 
 void mmapfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct inode *node = mmapfs_inode(req, ino);
 	struct statvfs sv;
+	int fd = mmapfs_node_fd(req, node);
+	int res = fd < 0 ? fd : fstatvfs(fd, &sv) < 0 ? -errno : 0;
 
-	if (fstatvfs(mmapfs_inode(req, ino)->fd, &sv) < 0)
-		mmapfs_reply_err(req, -errno);
+	inode_fd_put(node, fd);
+	if (res < 0)
+		mmapfs_reply_err(req, res);
 	else
 		fuse_reply_statfs(req, &sv);
 }

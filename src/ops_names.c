@@ -77,18 +77,23 @@ void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct inode *node = mmapfs_inode(req, ino);
 	struct inode *dir = mmapfs_inode(req, newparent);
-	int res;
+	int fd = mmapfs_node_fd(req, node);
+	int res = fd;
 
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not,
 	 * but cannot name a symlink without following it. */
-	res = linkat(node->fd, "", dir->fd, newname, AT_EMPTY_PATH);
-	if (res < 0 && errno == ENOENT && !S_ISLNK(node->type)) {
-		char path[INODE_PROC_PATH_MAX];
+	if (fd >= 0) {
+		res = linkat(fd, "", dir->fd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
+		if (res == -ENOENT && !S_ISLNK(node->type)) {
+			char path[PROC_FD_PATH_MAX];
 
-		inode_proc_path(node, path);
-		res = linkat(AT_FDCWD, path, dir->fd, newname, AT_SYMLINK_FOLLOW);
+			proc_fd_path(fd, path);
+			res = linkat(AT_FDCWD, path, dir->fd, newname,
+				     AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+		}
 	}
-	reply_created(req, dir, newname, res < 0 ? -errno : 0);
+	inode_fd_put(node, fd);
+	reply_created(req, dir, newname, res);
 }
 
 /*

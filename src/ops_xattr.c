@@ -12,6 +12,40 @@
 
 #include "mmapfs/ops.h"
 
+enum xattr_call { GET, LIST, SET, REMOVE };
+
+/* Runs one xattr call on node; returns its result or -errno. */
+static ssize_t node_xattr(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
+			  const char *name, void *buf, size_t size, int flags)
+{
+	struct inode *node = mmapfs_inode(req, ino);
+	char path[PROC_FD_PATH_MAX];
+	int fd = mmapfs_node_fd(req, node);
+	ssize_t res;
+
+	if (fd < 0)
+		return fd;
+	proc_fd_path(fd, path);
+	switch (call) {
+	case GET:
+		res = getxattr(path, name, buf, size);
+		break;
+	case LIST:
+		res = listxattr(path, buf, size);
+		break;
+	case SET:
+		res = setxattr(path, name, buf, size, flags);
+		break;
+	default:
+		res = removexattr(path, name);
+		break;
+	}
+	if (res < 0)
+		res = -errno;
+	inode_fd_put(node, fd);
+	return res;
+}
+
 /*
  * Shared tail of getxattr and listxattr: with size 0 the caller asks how
  * large the value is, otherwise for the value itself.
@@ -20,7 +54,7 @@ static void reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 			const char *buf)
 {
 	if (n < 0)
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, (int)n);
 	else if (size == 0)
 		fuse_reply_xattr(req, n);
 	else
@@ -30,35 +64,26 @@ static void reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 void mmapfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	char path[INODE_PROC_PATH_MAX];
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
 
-	inode_proc_path(mmapfs_inode(req, ino), path);
-	reply_xattr(req, size, getxattr(path, name, buf, size), buf);
+	reply_xattr(req, size, node_xattr(req, ino, GET, name, buf, size, 0), buf);
 }
 
 void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	char path[INODE_PROC_PATH_MAX];
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
 
-	inode_proc_path(mmapfs_inode(req, ino), path);
-	reply_xattr(req, size, listxattr(path, buf, size), buf);
+	reply_xattr(req, size, node_xattr(req, ino, LIST, NULL, buf, size, 0), buf);
 }
 
 void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	char path[INODE_PROC_PATH_MAX];
-
-	inode_proc_path(mmapfs_inode(req, ino), path);
-	mmapfs_reply_err(req, setxattr(path, name, value, size, flags) < 0 ? -errno : 0);
+	mmapfs_reply_err(req, (int)node_xattr(req, ino, SET, name, (void *)value,
+					      size, flags));
 }
 
 void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	char path[INODE_PROC_PATH_MAX];
-
-	inode_proc_path(mmapfs_inode(req, ino), path);
-	mmapfs_reply_err(req, removexattr(path, name) < 0 ? -errno : 0);
+	mmapfs_reply_err(req, (int)node_xattr(req, ino, REMOVE, name, NULL, 0, 0));
 }

@@ -2,11 +2,18 @@
  * inode.h - the inode table: FUSE node ids to backing inodes.
  *
  * Each FUSE inode is one backing inode, identified by (st_dev, st_ino), so
- * every hard link of a file is the same node.  A node holds an O_PATH,
- * O_NOFOLLOW file descriptor that reaches the backing inode again without a
- * path, and the kernel's lookup count.  Every name is resolved with *at()
- * calls relative to the parent's descriptor, one component at a time and
- * never through a symlink, so nothing outside SOURCE is reachable.
+ * every hard link of a file is the same node.  A node reaches its backing
+ * inode again without a path, in one of two ways:
+ *   - directories (and everything, where file handles cannot be used) hold
+ *     an O_PATH, O_NOFOLLOW file descriptor;
+ *   - other files hold a file handle (name_to_handle_at), opened again with
+ *     open_by_handle_at when needed, so that a walk over a million files
+ *     does not need a million descriptors.  Handles need CAP_DAC_READ_SEARCH
+ *     and a filesystem that exports them (ext4, xfs, btrfs, tmpfs, ...);
+ *     inode_table_new() finds out at start.
+ * Every name is resolved with *at() calls relative to the parent's
+ * descriptor, one component at a time and never through a symlink, so
+ * nothing outside SOURCE is reachable.
  *
  * A node's FUSE id is its address, except for the root, which is
  * FUSE_ROOT_ID.  The kernel holds a lookup reference for every id it knows,
@@ -18,6 +25,8 @@
 #ifndef MMAPFS_INODE_H
 #define MMAPFS_INODE_H
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -29,8 +38,9 @@
 struct inode {
 	/* Immutable while the node exists. */
 	struct devino id;       /* first: the hash table's key */
-	int fd;                 /* O_PATH | O_NOFOLLOW */
+	int fd;                 /* O_PATH | O_NOFOLLOW, or -1: use handle */
 	mode_t type;            /* st_mode & S_IFMT */
+	struct file_handle *handle;  /* when fd is -1 */
 
 	/*
 	 * (atomic) Set once the file shrank under a mapping behind our back,
@@ -83,11 +93,25 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
 unsigned inode_table_size(struct inode_table *t);
 
 /*
- * Writes "/proc/self/fd/N" for node into buf: the path by which calls that
- * have no *at() form with AT_EMPTY_PATH (open with new flags, xattrs) reach
- * exactly the inode the descriptor holds.
+ * An O_PATH descriptor of node: its own, or one opened from its handle.
+ * Give it back with inode_fd_put().  Returns a negative errno on failure
+ * (-ENOENT when the file is gone).
  */
-#define INODE_PROC_PATH_MAX 32
-void inode_proc_path(const struct inode *node, char buf[INODE_PROC_PATH_MAX]);
+int inode_fd(struct inode_table *t, const struct inode *node);
+void inode_fd_put(const struct inode *node, int fd);
+
+/* Opens node's file with flags (not O_PATH).  Returns a descriptor or -errno. */
+int inode_open(struct inode_table *t, const struct inode *node, int flags);
+
+/* Whether non-directories are reached by file handle. */
+bool inode_table_uses_handles(struct inode_table *t);
+
+/*
+ * Writes "/proc/self/fd/N" into buf: the path by which calls that have no
+ * *at() form with AT_EMPTY_PATH (chmod, xattrs, ...) reach exactly the
+ * inode an O_PATH descriptor holds (a symlink itself, not its target).
+ */
+#define PROC_FD_PATH_MAX 32
+void proc_fd_path(int fd, char buf[PROC_FD_PATH_MAX]);
 
 #endif

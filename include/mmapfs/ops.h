@@ -40,6 +40,12 @@ static inline struct inode *mmapfs_inode(fuse_req_t req, fuse_ino_t ino)
 	return inode_from_id(mmapfs_of(req)->inodes, ino);
 }
 
+/* An O_PATH descriptor of node, for this request; see inode_fd(). */
+static inline int mmapfs_node_fd(fuse_req_t req, const struct inode *node)
+{
+	return inode_fd(mmapfs_of(req)->inodes, node);
+}
+
 /*
  * Replies to a handler that failed with res, a negative errno; res == 0 is
  * the success reply of handlers that answer with an error code only.

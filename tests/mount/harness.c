@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +143,16 @@ void mount_adopt(struct mount *m, pid_t pid)
 	live_add(m);
 }
 
+/* Runs in the daemon's process before exec: its descriptor limit. */
+static void limit_nofile(gpointer data)
+{
+	unsigned n = GPOINTER_TO_UINT(data);
+	struct rlimit rl = { n, n };
+
+	if (n)
+		setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 void mount_start(struct mount *m, const char *const *extra)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
@@ -160,7 +171,8 @@ void mount_start(struct mount *m, const char *const *extra)
 	logfd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	g_assert_cmpint(logfd, >=, 0);
 	g_spawn_async_with_fds(NULL, (char **)argv->pdata, NULL,
-			       G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &m->pid,
+			       G_SPAWN_DO_NOT_REAP_CHILD, limit_nofile,
+			       GUINT_TO_POINTER(m->nofile), &m->pid,
 			       -1, logfd, logfd, &error);
 	close(logfd);
 	g_assert_no_error(error);

@@ -28,6 +28,7 @@ struct mount {
 	char *log;      /* root/daemon.log: the daemon's stderr */
 	GPid pid;       /* the daemon, or 0 */
 	bool src_is_tmpfs;
+	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
 };
 
 /* Installs the emergency clean-up.  Call once from main(). */

@@ -423,6 +423,101 @@ static void test_outside_change_between_opens(void)
 	mount_cleanup(&m);
 }
 
+/*
+ * More files known at once than the daemon may open descriptors: files are
+ * reached by handle, so a walk over all of them sees every one.
+ */
+static void test_walk_beyond_fd_limit(void)
+{
+	const int nfiles = 3000;
+	struct mount m;
+	g_autofree char *d = NULL;
+	GHashTable *inos = g_hash_table_new(g_int64_hash, g_int64_equal);
+	gint64 *keys = g_new(gint64, nfiles);
+
+	mount_prepare(&m, "walk");
+	d = src_path(&m, "d");
+	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+	for (int i = 0; i < nfiles; i++) {
+		g_autofree char *p = g_strdup_printf("%s/f%05d", d, i);
+
+		write_random_file(p, i % 10, i);
+	}
+	m.nofile = 1000;
+	mount_start(&m, NULL);
+	for (int i = 0; i < nfiles; i++) {
+		g_autofree char *rel = g_strdup_printf("d/f%05d", i);
+		g_autofree char *t = mnt_path(&m, rel);
+		g_autofree char *s = src_path(&m, rel);
+		struct stat a, b;
+
+		g_assert_cmpint(lstat(t, &a), ==, 0);
+		g_assert_cmpint(lstat(s, &b), ==, 0);
+		g_assert_cmpuint(a.st_ino, ==, b.st_ino);
+		g_assert_cmpint(a.st_size, ==, i % 10);
+		keys[i] = (gint64)a.st_ino;
+		g_hash_table_add(inos, &keys[i]);
+	}
+	g_assert_cmpuint(g_hash_table_size(inos), ==, nfiles);
+	/* And every file can still be read, all of them known at once. */
+	for (int i = 0; i < nfiles; i += 7) {
+		g_autofree char *rel = g_strdup_printf("d/f%05d", i);
+		g_autofree char *t = mnt_path(&m, rel);
+		g_autofree char *s = src_path(&m, rel);
+		g_autoptr(GBytes) a = read_whole(t, 4096);
+		g_autoptr(GBytes) b = read_whole(s, 4096);
+
+		g_assert_true(g_bytes_equal(a, b));
+	}
+	g_hash_table_unref(inos);
+	g_free(keys);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+/*
+ * A file deleted outside while the kernel still knows it, and its inode
+ * number given to a new file: the new name must not reach the old node.
+ */
+static void test_inode_number_reuse(void)
+{
+	const char *extra[] = { "-o", "timeout=0", NULL };
+	struct mount m;
+	g_autofree char *a = NULL, *ta = NULL;
+	struct stat st, nst;
+	int tries;
+
+	mount_prepare(&m, "reuse");
+	a = src_path(&m, "old");
+	write_random_file(a, 100, 1);
+	mount_start(&m, extra);
+	ta = mnt_path(&m, "old");
+	g_assert_cmpint(stat(ta, &st), ==, 0);     /* the kernel knows it now */
+	g_assert_cmpint(unlink(a), ==, 0);
+	for (tries = 0; tries < 200; tries++) {
+		g_autofree char *n = g_strdup_printf("%s/new%d", m.src, tries);
+
+		write_random_file(n, 5000, 2);
+		g_assert_cmpint(stat(n, &nst), ==, 0);
+		if (nst.st_ino == st.st_ino) {
+			g_autofree char *rel = g_strdup_printf("new%d", tries);
+			g_autofree char *tn = mnt_path(&m, rel);
+			g_autoptr(GBytes) x = read_whole(n, 4096);
+			g_autoptr(GBytes) y = read_whole(tn, 4096);
+			struct stat mst;
+
+			g_assert_cmpint(stat(tn, &mst), ==, 0);
+			g_assert_cmpint(mst.st_size, ==, 5000);
+			g_assert_true(g_bytes_equal(x, y));
+			break;
+		}
+	}
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+	if (tries == 200)
+		g_test_skip("the backing filesystem did not reuse the inode number");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -434,5 +529,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/read/tree", test_tree);
 	g_test_add_func("/read/errors-and-attrs", test_errors_and_attrs);
 	g_test_add_func("/read/outside-change-between-opens", test_outside_change_between_opens);
+	g_test_add_func("/read/walk-beyond-fd-limit", test_walk_beyond_fd_limit);
+	g_test_add_func("/read/inode-number-reuse", test_inode_number_reuse);
 	return g_test_run();
 }
