@@ -54,18 +54,16 @@ static void node_free(struct inode *n)
 	g_free(n);
 }
 
-/* The handle of what fd holds, if it lives on mount mount_id; else NULL. */
-static struct file_handle *handle_of(int fd, int mount_id)
+/* The handle of what fd holds (g_free it) and its mount, or NULL. */
+static struct file_handle *handle_of(int fd, int *mount_id)
 {
 	union {
 		struct file_handle fh;
 		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	} h;
-	int mnt;
 
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0 ||
-	    mnt != mount_id)
+	if (name_to_handle_at(fd, "", &h.fh, mount_id, AT_EMPTY_PATH) < 0)
 		return NULL;
 	return g_memdup2(&h, sizeof(h.fh) + h.fh.handle_bytes);
 }
@@ -80,16 +78,12 @@ static bool same_handle(const struct file_handle *a, const struct file_handle *b
 /* Whether the root's filesystem gives handles we may open again. */
 static bool probe_handles(struct inode_table *t)
 {
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-	} h;
+	g_autofree struct file_handle *h = handle_of(t->root->fd, &t->mount_id);
 	int fd;
 
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(t->root->fd, "", &h.fh, &t->mount_id, AT_EMPTY_PATH) < 0)
+	if (!h)
 		return false;
-	fd = open_by_handle_at(t->mount_fd, &h.fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(t->mount_fd, h, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return false;       /* EPERM without CAP_DAC_READ_SEARCH */
 	close(fd);
@@ -178,9 +172,15 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 		close(fd);
 		return -e;
 	}
-	/* Directories keep their descriptor: they are every lookup's parent. */
-	if (t->use_handles && !S_ISDIR(st->st_mode))
-		handle = handle_of(fd, t->mount_id);
+	/* Directories keep their descriptor: they are every lookup's parent.
+	 * Handles are opened through the root: only those of its mount. */
+	if (t->use_handles && !S_ISDIR(st->st_mode)) {
+		int mount_id;
+
+		handle = handle_of(fd, &mount_id);
+		if (handle && mount_id != t->mount_id)
+			g_clear_pointer(&handle, g_free);
+	}
 
 	pthread_mutex_lock(&t->lock);
 	n = g_hash_table_lookup(t->nodes, &(struct devino){ st->st_dev, st->st_ino });
