@@ -19,7 +19,7 @@ top=$(pwd)
 quick=0
 runs=3
 systems="native mmapfs passthrough_ll bindfs mergerfs"
-data=/var/tmp/mmapfs-bench
+data=""
 out=""
 mmapfs_opts=""
 while [ $# -gt 0 ]; do
@@ -44,6 +44,8 @@ else
 	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; fio_secs=5
 fi
 [ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)"
+# The quick data set lives apart, so that switching modes recreates neither.
+[ -n "$data" ] || data=/var/tmp/mmapfs-bench$([ $quick = 1 ] && echo -quick)
 mkdir -p "$out"
 csv="$out/results.csv"
 echo "workload,system,run,value,unit" > "$csv"

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
@@ -131,6 +132,9 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 		mapcache_revalidate(fs->maps, &fh->node->id, &st);
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
+	/* A file opened read-only has nothing to flush at close (POSIX locks
+	 * are released by the kernel either way): one round trip less. */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	/* Unchanged since the last open: the kernel's cached pages are still
 	 * the file's.  (A change inside the same mtime tick that keeps the
 	 * size is not seen; the attribute timeout bounds how long.) */
