@@ -39,12 +39,14 @@ def main():
 
     lines = ["| workload | unit | " + " | ".join(SYSTEMS) +
              " | mmapfs / native | mmapfs / best peer | target | met |",
-             "|---" * (len(SYSTEMS) + 7) + "|"]
+             "|---" * (len(SYSTEMS) + 6) + "|"]
     summary = [["workload", "unit"] + SYSTEMS + ["vs_native", "vs_best_peer", "target", "met"]]
     for w, (what, higher, kind, target) in WORKLOADS.items():
         if not any((w, s) in med for s in SYSTEMS):
             continue
-        cells = [f"{med[(w, s)]:.1f}" if (w, s) in med else "-" for s in SYSTEMS]
+        # A figure of 0 is a run that did not complete (bench.sh records 0).
+        cells = [("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.1f}")
+                 if (w, s) in med else "-" for s in SYSTEMS]
         m = med.get((w, "mmapfs"))
         n = med.get((w, "native"))
         peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]

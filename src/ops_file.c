@@ -10,9 +10,9 @@
  * SIGBUS guard, and fuse_reply_buf() pointing straight into the mapping: the
  * kernel copies the bytes from our mapping into the reader's buffer, and we
  * copy nothing.  Everything the cache cannot serve goes to read_fd(), which
- * reads from the backing descriptor: empty files,
- * files larger than max_mapped, files whose filesystem cannot mmap, and any
- * read while the budget is full of pinned mappings.
+ * reads from the backing descriptor: empty files, files larger than
+ * max_mapped, files whose filesystem cannot mmap, and any read while the
+ * budget is full of pinned mappings.
  *
  * A mapping knows the file's size when it was mapped; the file may have
  * changed size since, behind our back.  Two checks keep a read from ever
@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
@@ -129,7 +128,7 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	if (!S_ISREG(st.st_mode))
 		g_atomic_int_set(&node->read_by_fd, 1);
 	else
-		mapcache_revalidate(fs->maps, &fh->node->id, &st);
+		mapcache_revalidate(fs->maps, &node->id, &st);
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
 	/* A file opened read-only has nothing to flush at close (POSIX locks
