@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what is missing, builds mmapfs, and runs every test: the whole
-# suite (unit tests and tests that mount for real) on a -Dwerror build, and
-# the unit tests again under ThreadSanitizer.  Needs root and /dev/fuse.
+# suite (unit tests and tests that mount for real) on a -Dwerror build and
+# again under AddressSanitizer and UBSan, and the mapping cache's tests
+# under ThreadSanitizer.  Needs root and /dev/fuse.
 # The last line printed is 'N passed, N failed'.
 set -u
 cd "$(dirname "$0")/.."
@@ -25,6 +26,18 @@ if build build -Dwerror=true; then
 	logs="$logs build/meson-logs/testlog.json"
 else
 	echo "test: the build failed" >&2
+	status=1
+fi
+
+# Everything again on an AddressSanitizer + UndefinedBehaviorSanitizer
+# build: a leak or an error in the daemon makes it exit non-zero, which
+# the mount tests check.  The exerciser runs fewer operations here.
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true; then
+	ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+	MMAPFS_FSX_OPS=20000 meson test -C build-asan --print-errorlogs || status=1
+	logs="$logs build-asan/meson-logs/testlog.json"
+else
+	echo "test: the sanitizer build failed" >&2
 	status=1
 fi
 

@@ -11,8 +11,8 @@
  * handle does not: the file may be deleted behind our back and its number
  * given to a new file.  The handle carries the inode's generation, so a
  * lookup compares handles, and a node whose handle no longer matches is
- * taken out of the table (it lives on, unreachable by name, until the kernel
- * forgets it).
+ * moved from the table to the orphans (it lives on, unreachable by name,
+ * until the kernel forgets it, or the table is freed).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +26,9 @@
 struct inode_table {
 	pthread_mutex_t lock;
 	GHashTable *nodes;      /* (dev, ino) -> node; protected by lock */
+	GHashTable *orphans;    /* nodes taken out of nodes (their inode
+				 * number was reused) that the kernel still
+				 * knows; protected by lock */
 	struct inode *root;     /* immutable */
 	bool use_handles;       /* immutable */
 	int mount_id;           /* the root's mount, where handles are valid */
@@ -109,6 +112,7 @@ struct inode_table *inode_table_new(const char *source, GError **error)
 	t = g_new0(struct inode_table, 1);
 	pthread_mutex_init(&t->lock, NULL);
 	t->nodes = g_hash_table_new(devino_hash, devino_equal);
+	t->orphans = g_hash_table_new(NULL, NULL);
 	t->root = node_new(fd, &st, NULL);
 	g_hash_table_insert(t->nodes, &t->root->id, t->root);
 	t->mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -126,7 +130,11 @@ void inode_table_free(struct inode_table *t)
 	g_hash_table_iter_init(&it, t->nodes);
 	while (g_hash_table_iter_next(&it, NULL, &value))
 		node_free(value);
+	g_hash_table_iter_init(&it, t->orphans);
+	while (g_hash_table_iter_next(&it, &value, NULL))
+		node_free(value);
 	g_hash_table_unref(t->nodes);
+	g_hash_table_unref(t->orphans);
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
 	pthread_mutex_destroy(&t->lock);
@@ -187,6 +195,7 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	if (n && n->handle && (!handle || !same_handle(n->handle, handle))) {
 		/* That inode number now belongs to another file. */
 		g_hash_table_remove(t->nodes, &n->id);
+		g_hash_table_add(t->orphans, n);
 		n = NULL;
 	}
 	if (n) {
@@ -219,6 +228,8 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 		/* Unless a newer node took its place (see inode_lookup). */
 		if (g_hash_table_lookup(t->nodes, &node->id) == node)
 			g_hash_table_remove(t->nodes, &node->id);
+		else
+			g_hash_table_remove(t->orphans, node);
 		gone = true;
 	}
 	pthread_mutex_unlock(&t->lock);
