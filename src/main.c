@@ -132,6 +132,8 @@ int main(int argc, char **argv)
 	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
 	fs.timeout = opts.cache == MMAPFS_CACHE_NONE ? 0 : opts.timeout;
 	fs.page_size = (size_t)sysconf(_SC_PAGESIZE);
+	g_mutex_init(&fs.handles_lock);
+	fs.handles = g_hash_table_new(NULL, NULL);
 
 	/* Rejects the FUSE options libfuse does not know, before mounting. */
 	se = fuse_session_new(&args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);
@@ -164,6 +166,7 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out_fs:
+	g_clear_pointer(&fs.handles, g_hash_table_unref);
 	mapcache_free(fs.maps);
 	inode_table_free(fs.inodes);
 out_args:

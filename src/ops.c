@@ -37,10 +37,32 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 }
 
+void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_insert(fs->handles, handle, free_fn);
+	g_mutex_unlock(&fs->handles_lock);
+}
+
+void mmapfs_handle_untrack(struct mmapfs *fs, void *handle)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles, handle);
+	g_mutex_unlock(&fs->handles_lock);
+}
+
+/* Runs once the loop has stopped: no handler runs any more. */
 static void mmapfs_destroy(void *userdata)
 {
 	struct mmapfs *fs = userdata;
+	GHashTableIter it;
+	gpointer handle, free_fn;
 
+	g_hash_table_iter_init(&it, fs->handles);
+	while (g_hash_table_iter_next(&it, &handle, &free_fn)) {
+		((GDestroyNotify)free_fn)(handle);
+		g_hash_table_iter_remove(&it);
+	}
 	mapcache_drop_all(fs->maps);
 }
 

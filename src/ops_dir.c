@@ -21,6 +21,12 @@ struct dir_handle {
 	struct dirent *entry;    /* read from dp but not yet sent, or NULL */
 };
 
+static void dir_handle_free(struct dir_handle *d)
+{
+	closedir(d->dp);
+	g_free(d);
+}
+
 static struct dir_handle *dir_handle_of(struct fuse_file_info *fi)
 {
 	return (struct dir_handle *)(uintptr_t)fi->fh;
@@ -49,10 +55,11 @@ void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	mmapfs_handle_track(mmapfs_of(req), d, (GDestroyNotify)dir_handle_free);
 	if (fuse_reply_open(req, fi) < 0) {
 		/* The opener was interrupted: nobody will release this. */
-		closedir(d->dp);
-		g_free(d);
+		mmapfs_handle_untrack(mmapfs_of(req), d);
+		dir_handle_free(d);
 	}
 }
 
@@ -170,7 +177,7 @@ void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct dir_handle *d = dir_handle_of(fi);
 
-	closedir(d->dp);
-	g_free(d);
+	mmapfs_handle_untrack(mmapfs_of(req), d);
+	dir_handle_free(d);
 	fuse_reply_err(req, 0);
 }

@@ -149,6 +149,23 @@ static void open_file_free(struct open_file *fh)
 	g_free(fh);
 }
 
+/* Replies to an open: fi->fh goes to the kernel, or is freed if it is not
+ * taken (the opener was interrupted and nobody will release it). */
+static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
+		       const struct fuse_entry_param *e)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct open_file *fh = open_file_of(fi);
+
+	mmapfs_handle_track(fs, fh, (GDestroyNotify)open_file_free);
+	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) < 0) {
+		mmapfs_handle_untrack(fs, fh);
+		open_file_free(fh);
+		if (e)
+			inode_forget(fs->inodes, mmapfs_inode(req, e->ino), 1);
+	}
+}
+
 void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mmapfs *fs = mmapfs_of(req);
@@ -164,12 +181,10 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mapcache_invalidate(fs->maps, &node->id);
 	fd = open_backing(fs, node, fi->flags);
 	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
-	if (res < 0) {
+	if (res < 0)
 		mmapfs_reply_err(req, res);
-		return;
-	}
-	if (fuse_reply_open(req, fi) < 0)
-		open_file_free(open_file_of(fi));
+	else
+		reply_open(req, fi, NULL);
 }
 
 void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -204,10 +219,7 @@ void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mmapfs_reply_err(req, res);
 		return;
 	}
-	if (fuse_reply_create(req, &e, fi) < 0) {
-		open_file_free(open_file_of(fi));
-		inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
-	}
+	reply_open(req, fi, &e);
 }
 
 void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -220,6 +232,7 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	/* The last name went while the file was open: now nobody has it. */
 	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
 		mapcache_invalidate(fs->maps, &fh->node->id);
+	mmapfs_handle_untrack(fs, fh);
 	open_file_free(fh);
 	fuse_reply_err(req, 0);
 }

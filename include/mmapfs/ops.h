@@ -26,6 +26,14 @@ struct mmapfs {
 	struct mapcache *maps;
 	double timeout;                      /* entry and attribute timeout */
 	size_t page_size;
+
+	/*
+	 * Every open file and directory handle, so that those the kernel never
+	 * released (a signal, an unmount with files open) are freed at the
+	 * end.  handle -> its free function; protected by handles_lock.
+	 */
+	GMutex handles_lock;
+	GHashTable *handles;
 };
 
 extern const struct fuse_lowlevel_ops mmapfs_ops;
@@ -45,6 +53,12 @@ static inline int mmapfs_node_fd(fuse_req_t req, const struct inode *node)
 {
 	return inode_fd(mmapfs_of(req)->inodes, node);
 }
+
+/* Records a handle given to the kernel (fi->fh); free_fn frees it. */
+void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn);
+
+/* Forgets a handle the kernel released; the caller frees it. */
+void mmapfs_handle_untrack(struct mmapfs *fs, void *handle);
 
 /*
  * Replies to a handler that failed with res, a negative errno; res == 0 is

@@ -128,6 +128,21 @@ bool mount_daemon_alive(struct mount *m)
 	return m->pid > 0 && waitpid(m->pid, NULL, WNOHANG) == 0;
 }
 
+char *mount_daemon_state(struct mount *m)
+{
+	int status;
+
+	if (m->pid <= 0)
+		return g_strdup("not running");
+	if (waitpid(m->pid, &status, WNOHANG) != m->pid)
+		return g_strdup("running");
+	m->pid = 0;
+	if (WIFSIGNALED(status))
+		return g_strdup_printf("killed by signal %d (%s)", WTERMSIG(status),
+				       strsignal(WTERMSIG(status)));
+	return g_strdup_printf("exited with status %d", WEXITSTATUS(status));
+}
+
 static void fail_with_log(struct mount *m, const char *what)
 {
 	g_autofree char *log = NULL;

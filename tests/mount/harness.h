@@ -69,6 +69,12 @@ bool path_is_mounted(const char *path);
 /* True when the daemon process still runs. */
 bool mount_daemon_alive(struct mount *m);
 
+/*
+ * "running", "exited with status N" or "killed by signal N (NAME)": for
+ * failure messages.  Reaps the daemon if it has ended (m->pid becomes 0).
+ */
+char *mount_daemon_state(struct mount *m);
+
 /* Paths inside src/ and mnt/ (g_free them). */
 char *src_path(const struct mount *m, const char *rel);
 char *mnt_path(const struct mount *m, const char *rel);
