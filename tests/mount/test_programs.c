@@ -33,14 +33,27 @@ static char *run_script(struct mount *m, const char *dir, const char *script)
 	return g_steal_pointer(&out);
 }
 
-static void test_git(void)
+/*
+ * Mounts a fresh mirror, runs script in the mount (or in the test's private
+ * directory, beside src/ and mnt/, when in_root), checks the daemon exits
+ * cleanly, and returns the script's stdout.
+ */
+static char *script_on_mount(const char *name, bool in_root, const char *script)
 {
 	struct mount m;
-	g_autofree char *out = NULL;
+	char *out;
 
-	mount_prepare(&m, "git");
+	mount_prepare(&m, name);
 	mount_start(&m, NULL);
-	out = run_script(&m, m.mnt,
+	out = run_script(&m, in_root ? m.root : m.mnt, script);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+	return out;
+}
+
+static void test_git(void)
+{
+	g_autofree char *out = script_on_mount("git", false,
 		"git init -q repo && cd repo\n"
 		"git config user.name t && git config user.email t@example.invalid\n"
 		"i=0; while [ $i -lt 200 ]; do mkdir -p d$((i % 7)); "
@@ -54,20 +67,14 @@ static void test_git(void)
 		"git status --porcelain | wc -l\n"
 		"git log --oneline | wc -l\n"
 		"git checkout -q HEAD~1 && git checkout -q v2 && git diff --stat HEAD~1 | tail -1\n");
+
 	g_test_message("%s", out);
 	g_assert_true(g_str_has_prefix(out, "0\n2\n"));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
 }
 
 static void test_tar(void)
 {
-	struct mount m;
-	g_autofree char *out = NULL;
-
-	mount_prepare(&m, "tar");
-	mount_start(&m, NULL);
-	out = run_script(&m, m.root,
+	g_autofree char *out = script_on_mount("tar", true,
 		/* A tree with files, holes, links, a fifo and odd names. */
 		"mkdir -p $SRC/t/a/b $SRC/t/'sp ace' && cd $SRC/t\n"
 		"i=0; while [ $i -lt 100 ]; do head -c $((i * 997)) /dev/urandom > a/f$i; i=$((i + 1)); done\n"
@@ -85,19 +92,13 @@ static void test_tar(void)
 		"$TAR -cf again.tar -C $MNT/out t\n"
 		"cmp again.tar native.tar\n"
 		"diff -r --no-dereference -x fifo $SRC/t $SRC/out/t && echo same\n");
+
 	g_assert_true(g_str_has_suffix(out, "same\n"));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
 }
 
 static void test_sqlite(void)
 {
-	struct mount m;
-	g_autofree char *out = NULL;
-
-	mount_prepare(&m, "sqlite");
-	mount_start(&m, NULL);
-	out = run_script(&m, m.mnt,
+	g_autofree char *out = script_on_mount("sqlite", false,
 		"for mode in delete wal; do\n"
 		"  sqlite3 db-$mode \"PRAGMA journal_mode=$mode;\" >/dev/null\n"
 		"  sqlite3 db-$mode 'CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);'\n"
@@ -108,26 +109,19 @@ static void test_sqlite(void)
 		"  sqlite3 db-$mode 'DELETE FROM t WHERE k % 3 = 0; VACUUM;'\n"
 		"  sqlite3 db-$mode 'PRAGMA integrity_check; SELECT count(*) FROM t;'\n"
 		"done\n");
+
 	g_assert_cmpstr(out, ==, "ok\n6667\nok\n6667\n");
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
 }
 
 static void test_dd_direct(void)
 {
-	struct mount m;
-	g_autofree char *out = NULL;
-
-	mount_prepare(&m, "dd");
-	mount_start(&m, NULL);
-	out = run_script(&m, m.root,
+	g_autofree char *out = script_on_mount("dd", true,
 		"head -c 8M /dev/urandom > data\n"
 		"dd if=data of=$MNT/direct bs=4k oflag=direct status=none\n"
 		"dd if=$MNT/direct of=back bs=4k iflag=direct status=none\n"
 		"cmp data back && cmp data $SRC/direct && echo same\n");
+
 	g_assert_cmpstr(out, ==, "same\n");
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
 }
 
 int main(int argc, char **argv)
