@@ -230,10 +230,28 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 			g_hash_table_remove(t->nodes, &node->id);
 		else
 			g_hash_table_remove(t->orphans, node);
-		gone = true;
+		gone = node->holds == 0;    /* else the last inode_unhold() */
 	}
 	pthread_mutex_unlock(&t->lock);
 
+	if (gone)
+		node_free(node);
+}
+
+void inode_hold(struct inode_table *t, struct inode *node)
+{
+	pthread_mutex_lock(&t->lock);
+	node->holds++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void inode_unhold(struct inode_table *t, struct inode *node)
+{
+	bool gone;
+
+	pthread_mutex_lock(&t->lock);
+	gone = --node->holds == 0 && node->nlookup == 0 && node != t->root;
+	pthread_mutex_unlock(&t->lock);
 	if (gone)
 		node_free(node);
 }

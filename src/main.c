@@ -155,6 +155,9 @@ int main(int argc, char **argv)
 		fuse_session_unmount(se);
 		goto out_signals;
 	}
+	/* Threads start after the fork that daemonizing made. */
+	if (opts.push && opts.cache != MMAPFS_CACHE_NONE)
+		fs.pusher = pusher_new(se, fs.inodes, fs.maps, opts.push);
 	res = run_session(se, &opts);
 	ret = res < 0 ? 1 : 0;
 	fuse_session_unmount(se);
@@ -162,6 +165,8 @@ int main(int argc, char **argv)
 	log_cache_summary(fs.maps, fs.inodes);
 
 out_signals:
+	/* Before the session goes: the pusher stores through it. */
+	g_clear_pointer(&fs.pusher, pusher_free);
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);

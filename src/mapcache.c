@@ -200,6 +200,14 @@ int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 	return 0;
 }
 
+void mapcache_pin(struct mapcache *mc, struct mapcache_map *m)
+{
+	pthread_mutex_lock(&mc->lock);
+	g_assert(m->pins > 0);
+	m->pins++;
+	pthread_mutex_unlock(&mc->lock);
+}
+
 void mapcache_put(struct mapcache *mc, struct mapcache_map *m)
 {
 	pthread_mutex_lock(&mc->lock);

@@ -26,12 +26,15 @@
  *     mapping is dropped and the read is answered from the descriptor.
  * If the file shrinks in the instant between the probe and the reply, the
  * kernel's copy out of the mapping fails, the kernel answers that read with
- * EIO, and the mapping is dropped too.  Either way the inode is marked
- * read_by_fd: a file that others truncate while we read it is read with
- * pread from then on, which races with truncation as natively as can be.
+ * EIO, and the mapping is dropped too.  A shrink seen by the probe marks the
+ * inode read_by_fd: a file that others truncate while we read it is read
+ * with pread from then on, which races with truncation as natively as can
+ * be.  Nothing of the open file is touched after the reply: the reader may
+ * have closed it by then.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <linux/falloc.h>
 #include <unistd.h>
 
@@ -45,6 +48,7 @@
 struct open_file {
 	int fd;                     /* the backing file, opened for this open */
 	struct inode *node;         /* held by the kernel while the file is open */
+	bool writable;              /* counted in node->writers */
 };
 
 static struct open_file *open_file_of(struct fuse_file_info *fi)
@@ -125,6 +129,11 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fh = g_new0(struct open_file, 1);
 	fh->fd = fd;
 	fh->node = node;
+	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	if (fh->writable) {
+		g_atomic_int_inc(&node->writers);
+		g_atomic_int_inc(&node->data_gen);
+	}
 	if (!S_ISREG(st.st_mode))
 		g_atomic_int_set(&node->read_by_fd, 1);
 	else
@@ -145,6 +154,10 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 
 static void open_file_free(struct open_file *fh)
 {
+	if (fh->writable) {
+		g_atomic_int_inc(&fh->node->data_gen);
+		g_atomic_int_add(&fh->node->writers, -1);
+	}
 	close(fh->fd);
 	g_free(fh);
 }
@@ -277,6 +290,7 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 {
 	struct open_file *fh = open_file_of(fi);
 
+	g_atomic_int_inc(&fh->node->data_gen);
 	/* Collapsing a range shrinks the file under its mapping. */
 	if (mode & FALLOC_FL_COLLAPSE_RANGE)
 		mapcache_invalidate(mmapfs_of(req)->maps, &fh->node->id);
@@ -289,9 +303,11 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       struct fuse_file_info *fi_out, size_t len,
 			       int flags)
 {
-	ssize_t n = copy_file_range(open_file_of(fi_in)->fd, &off_in,
-				    open_file_of(fi_out)->fd, &off_out, len,
-				    (unsigned)flags);
+	ssize_t n;
+
+	g_atomic_int_inc(&open_file_of(fi_out)->node->data_gen);
+	n = copy_file_range(open_file_of(fi_in)->fd, &off_in,
+			    open_file_of(fi_out)->fd, &off_out, len, (unsigned)flags);
 
 	if (n < 0)
 		mmapfs_reply_err(req, -errno);
@@ -408,7 +424,9 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct open_file *fh = open_file_of(fi);
 	struct mapcache_map *m = NULL;
+	struct push_job *job;
 	size_t n, probe;
+	int res;
 
 	if (!g_atomic_int_get(&fh->node->read_by_fd))
 		m = map_for_read(fs, fh, size, off);
@@ -433,9 +451,22 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_fd(req, fh, size, off);
 		return;
 	}
-	if (fuse_reply_buf(req, m->addr + off, n) == -EFAULT) {
-		/* Shrank between probe and reply; the kernel answered EIO. */
-		file_shrank(fs, fh, m);
+	/* A random miss in the kernel's cache: let it have the window. */
+	job = fs->pusher ? pusher_prepare(fs->pusher, ino, fh->node, m, off, n) : NULL;
+	res = fuse_reply_buf(req, m->addr + off, n);
+	/* From here on the reader may have closed the file: fh and its node
+	 * may be gone.  Only m (pinned) and the job (held) are ours. */
+	if (res == -EFAULT) {
+		/* Shrank between probe and reply; the kernel answered EIO.
+		 * The next read maps the file again, and its probe marks
+		 * the inode read_by_fd. */
+		mapcache_invalidate_map(fs->maps, m);
+		log_info("backing file of inode %lu shrank during a reply: mapping dropped",
+			 (unsigned long)m->key.ino);
+		if (job)
+			pusher_cancel(fs->pusher, job);
+	} else if (job) {
+		pusher_submit(fs->pusher, job);
 	}
 	mapcache_put(fs->maps, m);
 }

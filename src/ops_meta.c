@@ -93,6 +93,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 		struct stat st;
 		int res;
 
+		g_atomic_int_inc(&node->data_gen);
 		/* A file must not shrink under its mapping. */
 		if (fstat(fd, &st) == 0 && attr->st_size < st.st_size)
 			mapcache_invalidate(fs->maps, &node->id);

@@ -105,6 +105,22 @@ static gboolean set_cache(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+static gboolean set_push(struct mmapfs_options *opts, const char *value,
+			 GError **error)
+{
+	uint64_t n;
+
+	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_PUSH ||
+	    (n && (n < 4096 || (n & (n - 1))))) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid push '%s': expected 0, or a power of two from 4K to 64M",
+			    value);
+		return FALSE;
+	}
+	opts->push = n;
+	return TRUE;
+}
+
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -120,6 +136,10 @@ static const struct option_row option_table[] = {
 	  "timeout: the kernel caches names and attributes for `timeout` seconds; "
 	  "none: the kernel caches nothing, not even file data (direct I/O: "
 	  "no shared mmap of files on the mount)", set_cache },
+	{ "push", "SIZE", MMAPFS_DEFAULT_PUSH_TEXT,
+	  "after a read the kernel's cache missed, store the aligned window of "
+	  "this size around it into that cache (0: off; not with cache=none)",
+	  set_push },
 	{ "timeout", "SECONDS", MMAPFS_DEFAULT_TIMEOUT_TEXT,
 	  "how long the kernel may cache names and attributes (cache=timeout)", set_timeout },
 };
@@ -264,6 +284,7 @@ enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
 	opts->max_maps = MMAPFS_DEFAULT_MAX_MAPS;
 	opts->max_mapped = MMAPFS_DEFAULT_MAX_MAPPED;
 	opts->timeout = MMAPFS_DEFAULT_TIMEOUT;
+	opts->push = MMAPFS_DEFAULT_PUSH;
 	st.positional = positional;
 
 	if (fuse_opt_parse(args, &st, NULL, opt_proc) < 0) {

@@ -57,8 +57,14 @@ struct inode {
 	 */
 	guint64 data_stamp;
 
+	/* (atomic) Opens for writing now, and a count bumped by every such
+	 * open, release and change of size: see pusher.h. */
+	gint writers;
+	gint data_gen;
+
 	/* Private to inode.c. */
 	uint64_t nlookup;       /* protected by table->lock */
+	unsigned holds;         /* protected by table->lock */
 };
 
 struct inode_table;
@@ -88,6 +94,13 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 
 /* Lowers a node's lookup count by n; frees it at zero (never the root). */
 void inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
+
+/*
+ * Keeps node allocated, even once the kernel forgets it, until the matching
+ * inode_unhold(): for work queued beyond the request that named the node.
+ */
+void inode_hold(struct inode_table *t, struct inode *node);
+void inode_unhold(struct inode_table *t, struct inode *node);
 
 /* Nodes known now, the root included. */
 unsigned inode_table_size(struct inode_table *t);

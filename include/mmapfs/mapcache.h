@@ -86,7 +86,10 @@ struct mapcache_map *mapcache_lookup(struct mapcache *mc,
 int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 		 const struct stat *st, struct mapcache_map **out);
 
-/* Unpins a mapping from mapcache_lookup() or mapcache_get(). */
+/* Pins a mapping the caller has pinned already, once more. */
+void mapcache_pin(struct mapcache *mc, struct mapcache_map *map);
+
+/* Unpins a mapping from mapcache_lookup(), mapcache_get() or mapcache_pin(). */
 void mapcache_put(struct mapcache *mc, struct mapcache_map *map);
 
 /* Drops the live mapping of key, if any. */

@@ -18,6 +18,7 @@
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
 #include "mmapfs/options.h"
+#include "mmapfs/pusher.h"
 
 /* The state of one mount, reached from a request by fuse_req_userdata(). */
 struct mmapfs {
@@ -26,6 +27,7 @@ struct mmapfs {
 	struct mapcache *maps;
 	double timeout;                      /* entry and attribute timeout */
 	size_t page_size;
+	struct pusher *pusher;               /* NULL when push=0 */
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never

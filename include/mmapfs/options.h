@@ -24,6 +24,9 @@
 #define MMAPFS_DEFAULT_MAX_MAPPED_TEXT "16G"
 #define MMAPFS_DEFAULT_TIMEOUT    1.0
 #define MMAPFS_DEFAULT_TIMEOUT_TEXT "1"
+#define MMAPFS_DEFAULT_PUSH       (1ull << 20)
+#define MMAPFS_DEFAULT_PUSH_TEXT  "1M"
+#define MMAPFS_MAX_PUSH           (64ull << 20)
 
 /* Bounds that reject nonsense before it reaches the kernel. */
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
@@ -43,6 +46,7 @@ struct mmapfs_options {
 	uint64_t max_mapped;    /* bytes mapped at most */
 	double timeout;         /* entry and attribute timeout, seconds */
 	enum mmapfs_cache_mode cache;
+	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
 

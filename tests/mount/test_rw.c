@@ -282,6 +282,70 @@ static void test_link_rename_attrs(void)
 	mount_cleanup(&m);
 }
 
+/*
+ * Random small reads make the daemon push windows into the kernel's cache;
+ * what the kernel then answers by itself must be the file's bytes, also
+ * after writes through the mount and outside changes between opens.
+ */
+static void test_random_reads_pushed(void)
+{
+	const size_t size = 8 << 20;
+	struct mount m;
+	g_autofree char *s = NULL, *t = NULL, *log = NULL;
+	g_autofree char *want = g_malloc(4096), *got = g_malloc(4096);
+	GRand *rand = g_rand_new_with_seed(11);
+	int r, w, b;
+
+	mount_prepare(&m, "rw-push");
+	s = src_path(&m, "f");
+	write_random_file(s, size, 10);
+	mount_start(&m, NULL);
+	t = mnt_path(&m, "f");
+	r = open(t, O_RDONLY);
+	b = open(s, O_RDONLY);
+	g_assert_cmpint(r, >=, 0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3000; i++) {
+			off_t off = (off_t)g_rand_int_range(rand, 0, size / 4096) * 4096 +
+				    g_rand_int_range(rand, 0, 100);
+
+			g_assert_cmpint(pread(b, want, 4096, off), ==, pread(r, got, 4096, off));
+			g_assert_cmpmem(got, 4096, want, 4096);
+		}
+		if (round == 0) {
+			/* Through the mount: the kernel's cache takes the writes. */
+			w = open(t, O_WRONLY);
+			for (int i = 0; i < 200; i++) {
+				off_t off = (off_t)g_rand_int_range(rand, 0, size - 16);
+
+				g_assert_cmpint(pwrite(w, "written through!", 16, off), ==, 16);
+			}
+			close(w);
+		} else if (round == 1) {
+			/* Outside, with a new mtime: the next open drops the cache. */
+			struct timespec ts[2] = { { 0, UTIME_OMIT }, { 2000000, 0 } };
+
+			w = open(s, O_WRONLY);
+			for (int i = 0; i < 200; i++)
+				g_assert_cmpint(pwrite(w, "written outside!", 16,
+						       (off_t)g_rand_int_range(rand, 0, size - 16)), ==, 16);
+			close(w);
+			g_assert_cmpint(utimensat(AT_FDCWD, s, ts, 0), ==, 0);
+			close(r);
+			r = open(t, O_RDONLY);
+		}
+	}
+	close(r);
+	close(b);
+	g_rand_free(rand);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	/* The test did go through the pusher. */
+	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_assert_null(strstr(log, "pushed 0 windows"));
+	g_assert_nonnull(strstr(log, "pushed "));
+	mount_cleanup(&m);
+}
+
 static void test_read_only(void)
 {
 	const char *extra[] = { "-o", "ro", NULL };
@@ -325,6 +389,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/rw/unlink-frees-space", test_unlink_frees_space);
 	g_test_add_func("/rw/client-mmap-shared", test_client_mmap);
 	g_test_add_func("/rw/link-rename-attrs-at-once", test_link_rename_attrs);
+	g_test_add_func("/rw/random-reads-pushed", test_random_reads_pushed);
 	g_test_add_func("/rw/read-only-mount", test_read_only);
 	return g_test_run();
 }

@@ -39,6 +39,8 @@ static void test_parse_size(void)
 	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_MAX_MAPPED);
 	g_assert_cmpfloat(g_ascii_strtod(MMAPFS_DEFAULT_TIMEOUT_TEXT, NULL), ==,
 			  MMAPFS_DEFAULT_TIMEOUT);
+	g_assert_true(mmapfs_parse_size(MMAPFS_DEFAULT_PUSH_TEXT, &def));
+	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_PUSH);
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		uint64_t v = 12345;
 		gboolean ok = mmapfs_parse_size(cases[i].text, &v);
