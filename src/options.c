@@ -137,8 +137,9 @@ static const struct option_row option_table[] = {
 	  "none: the kernel caches nothing, not even file data (direct I/O: "
 	  "no shared mmap of files on the mount)", set_cache },
 	{ "push", "SIZE", MMAPFS_DEFAULT_PUSH_TEXT,
-	  "after a read the kernel's cache missed, store the aligned window of "
-	  "this size around it into that cache (0: off; not with cache=none)",
+	  "after a small (random) read the kernel's cache missed, store the "
+	  "aligned window of this size around it into that cache (0: off; "
+	  "not with cache=none)",
 	  set_push },
 	{ "timeout", "SECONDS", MMAPFS_DEFAULT_TIMEOUT_TEXT,
 	  "how long the kernel may cache names and attributes (cache=timeout)", set_timeout },
