@@ -23,6 +23,9 @@
 
 #include "mmapfs/inode.h"
 
+/* The memory target: a million nodes in 64-byte malloc chunks. */
+G_STATIC_ASSERT(sizeof(struct inode) <= 56);
+
 struct inode_table {
 	pthread_mutex_t lock;
 	GHashTable *nodes;      /* (dev, ino) -> node; protected by lock */
@@ -199,7 +202,8 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 		n = NULL;
 	}
 	if (n) {
-		n->nlookup++;
+		if (n->nlookup < UINT32_MAX)
+			n->nlookup++;
 	} else {
 		n = node_new(handle ? -1 : fd, st, handle);
 		g_hash_table_insert(t->nodes, &n->id, n);

@@ -35,12 +35,23 @@
 
 #include "mmapfs/devino.h"
 
+/*
+ * A million of these may be known at once: the fields are ordered (and the
+ * counts sized) so that a node takes 56 bytes, a 64-byte malloc chunk.
+ */
 struct inode {
 	/* Immutable while the node exists. */
 	struct devino id;       /* first: the hash table's key */
-	int fd;                 /* O_PATH | O_NOFOLLOW, or -1: use handle */
-	mode_t type;            /* st_mode & S_IFMT */
 	struct file_handle *handle;  /* when fd is -1 */
+
+	/*
+	 * (atomic) The file's size and mtime, mixed, when it was last opened:
+	 * an open that finds them unchanged lets the kernel keep the file's
+	 * cached pages (keep_cache).
+	 */
+	guint64 data_stamp;
+
+	int fd;                 /* immutable: O_PATH | O_NOFOLLOW, or -1 */
 
 	/*
 	 * (atomic) Set once the file shrank under a mapping behind our back,
@@ -50,21 +61,16 @@ struct inode {
 	 */
 	gint read_by_fd;
 
-	/*
-	 * (atomic) The file's size and mtime, mixed, when it was last opened:
-	 * an open that finds them unchanged lets the kernel keep the file's
-	 * cached pages (keep_cache).
-	 */
-	guint64 data_stamp;
-
 	/* (atomic) Opens for writing now, and a count bumped by every such
 	 * open, release and change of size: see pusher.h. */
 	gint writers;
 	gint data_gen;
 
 	/* Private to inode.c. */
-	uint64_t nlookup;       /* protected by table->lock */
-	unsigned holds;         /* protected by table->lock */
+	uint32_t nlookup;       /* protected by table->lock */
+	uint16_t holds;         /* protected by table->lock */
+
+	uint16_t type;          /* immutable: st_mode & S_IFMT */
 };
 
 struct inode_table;
