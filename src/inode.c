@@ -144,11 +144,6 @@ void inode_table_free(struct inode_table *t)
 	g_free(t);
 }
 
-struct inode *inode_table_root(struct inode_table *t)
-{
-	return t->root;
-}
-
 bool inode_table_uses_handles(struct inode_table *t)
 {
 	return t->use_handles;

@@ -80,8 +80,6 @@ struct inode_table *inode_table_new(const char *source, GError **error);
 
 void inode_table_free(struct inode_table *t);
 
-struct inode *inode_table_root(struct inode_table *t);
-
 /* The node behind a FUSE id the kernel sent. */
 struct inode *inode_from_id(struct inode_table *t, fuse_ino_t id);
 

@@ -57,7 +57,7 @@ struct mapcache_stats {
 	uint64_t map_failures;    /* mmap() calls that failed */
 	unsigned n_maps;          /* mappings that exist now */
 	uint64_t mapped_bytes;    /* bytes they cover, page-rounded */
-	unsigned pinned;          /* mappings pinned now */
+	unsigned pinned;          /* live mappings pinned now */
 	unsigned max_maps;
 	uint64_t max_mapped;
 };
