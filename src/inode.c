@@ -37,6 +37,7 @@ struct inode_table {
 	int mount_id;           /* the root's mount, where handles are valid */
 	int mount_fd;           /* the root, opened for open_by_handle_at(),
 				 * which refuses O_PATH descriptors */
+	struct inode_dir_watch watch;  /* set while no request runs */
 };
 
 static struct inode *node_new(int fd, const struct stat *st,
@@ -52,8 +53,10 @@ static struct inode *node_new(int fd, const struct stat *st,
 	return n;
 }
 
-static void node_free(struct inode *n)
+static void node_free(struct inode_table *t, struct inode *n)
 {
+	if (n->type == S_IFDIR && t->watch.removed)
+		t->watch.removed(t->watch.data, n);
 	if (n->fd >= 0)
 		close(n->fd);
 	g_free(n->handle);
@@ -132,16 +135,56 @@ void inode_table_free(struct inode_table *t)
 		return;
 	g_hash_table_iter_init(&it, t->nodes);
 	while (g_hash_table_iter_next(&it, NULL, &value))
-		node_free(value);
+		node_free(t, value);
 	g_hash_table_iter_init(&it, t->orphans);
 	while (g_hash_table_iter_next(&it, &value, NULL))
-		node_free(value);
+		node_free(t, value);
 	g_hash_table_unref(t->nodes);
 	g_hash_table_unref(t->orphans);
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
 	pthread_mutex_destroy(&t->lock);
 	g_free(t);
+}
+
+void inode_table_set_dir_watch(struct inode_table *t,
+			       const struct inode_dir_watch *w)
+{
+	t->watch = w ? *w : (struct inode_dir_watch){ 0 };
+}
+
+struct inode *inode_table_root(struct inode_table *t)
+{
+	return t->root;
+}
+
+struct inode *inode_table_find(struct inode_table *t, const struct devino *id)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = g_hash_table_lookup(t->nodes, id);
+	if (n)
+		n->holds++;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+GPtrArray *inode_table_hold_all(struct inode_table *t)
+{
+	GPtrArray *all;
+	GHashTableIter it;
+	gpointer value;
+
+	pthread_mutex_lock(&t->lock);
+	all = g_ptr_array_sized_new(g_hash_table_size(t->nodes));
+	g_hash_table_iter_init(&it, t->nodes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		((struct inode *)value)->holds++;
+		g_ptr_array_add(all, value);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return all;
 }
 
 bool inode_table_uses_handles(struct inode_table *t)
@@ -164,6 +207,7 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 {
 	struct file_handle *handle = NULL;
 	struct inode *n;
+	bool added = false;
 	int fd;
 
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..") ||
@@ -202,6 +246,7 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	} else {
 		n = node_new(handle ? -1 : fd, st, handle);
 		g_hash_table_insert(t->nodes, &n->id, n);
+		added = S_ISDIR(st->st_mode);
 		if (!handle)
 			fd = -1;
 		handle = NULL;
@@ -211,6 +256,9 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	if (fd >= 0)
 		close(fd);
 	g_free(handle);
+	/* The caller's lookup reference keeps n alive meanwhile. */
+	if (added && t->watch.added)
+		t->watch.added(t->watch.data, n);
 	*out = n;
 	return 0;
 }
@@ -234,7 +282,7 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 
 	if (gone)
-		node_free(node);
+		node_free(t, node);
 }
 
 void inode_hold(struct inode_table *t, struct inode *node)
@@ -252,7 +300,7 @@ void inode_unhold(struct inode_table *t, struct inode *node)
 	gone = --node->holds == 0 && node->nlookup == 0 && node != t->root;
 	pthread_mutex_unlock(&t->lock);
 	if (gone)
-		node_free(node);
+		node_free(t, node);
 }
 
 unsigned inode_table_size(struct inode_table *t)

@@ -2,6 +2,7 @@
  * main.c - mmapfs: argument parsing, session set-up, signals, the loop.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "mmapfs/ops.h"
 #include "mmapfs/options.h"
 #include "mmapfs/safecopy.h"
+#include "mmapfs/watcher.h"
 
 /*
  * Directories (and, without file handles, every known inode) hold a
@@ -68,6 +70,63 @@ static void log_cache_summary(struct mapcache *maps, struct inode_table *t)
 		 s.hits, s.misses, s.created, s.evicted, s.remapped,
 		 s.invalidated, s.refused + s.map_failures,
 		 safecopy_recoveries(), inode_table_size(t));
+}
+
+/*
+ * Resolves cache=auto, starts the watcher for cache=watched, and sets the
+ * timeout.  Returns false with *error set when cache=watched was asked for
+ * and no watcher can start.
+ */
+static bool choose_cache(struct mmapfs *fs, GError **error)
+{
+	const struct mmapfs_options *opts = fs->opts;
+	g_autofree char *why = NULL;
+	const char *blind;
+	int fd;
+
+	fs->cache = opts->cache;
+	if (fs->cache == MMAPFS_CACHE_AUTO || fs->cache == MMAPFS_CACHE_WATCHED) {
+		fd = inode_fd(fs->inodes, inode_table_root(fs->inodes));
+		blind = watcher_blind_fs(fd);
+		inode_fd_put(inode_table_root(fs->inodes), fd);
+		if (blind && fs->cache == MMAPFS_CACHE_AUTO) {
+			why = g_strdup_printf("the source is on %s, whose changes made "
+					      "elsewhere no watcher sees", blind);
+			fs->cache = MMAPFS_CACHE_TIMEOUT;
+		} else {
+			fs->watcher = watcher_new((enum watcher_kind)opts->watcher,
+						  fs->inodes, fs->maps, error);
+			if (!fs->watcher && fs->cache == MMAPFS_CACHE_WATCHED)
+				return false;
+			if (!fs->watcher) {
+				why = g_strdup((*error)->message);
+				g_clear_error(error);
+				fs->cache = MMAPFS_CACHE_TIMEOUT;
+			} else {
+				fs->cache = MMAPFS_CACHE_WATCHED;
+				if (blind)
+					log_warn("the source is on %s: changes made to it "
+						 "elsewhere are not seen", blind);
+			}
+		}
+	}
+	if (opts->timeout >= 0)
+		fs->timeout = opts->timeout;
+	else
+		fs->timeout = fs->cache == MMAPFS_CACHE_WATCHED ?
+			MMAPFS_DEFAULT_WATCHED_TIMEOUT : MMAPFS_DEFAULT_TIMEOUT;
+	if (fs->cache == MMAPFS_CACHE_NONE)
+		fs->timeout = 0;
+	if (fs->watcher)
+		log_info("cache=watched: %s invalidates on changes outside the mount; "
+			 "names and attributes cached for %g s",
+			 watcher_name(fs->watcher), fs->timeout);
+	else if (fs->cache == MMAPFS_CACHE_TIMEOUT)
+		log_info("cache=timeout: names and attributes cached for %g s%s%s",
+			 fs->timeout, why ? ", because " : "", why ? why : "");
+	else
+		log_info("cache=none: the kernel caches nothing");
+	return true;
 }
 
 static int run_session(struct fuse_session *se, const struct mmapfs_options *opts)
@@ -130,7 +189,10 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
-	fs.timeout = opts.cache == MMAPFS_CACHE_NONE ? 0 : opts.timeout;
+	if (!choose_cache(&fs, &error)) {
+		log_error("cache=watched: %s", error->message);
+		goto out_fs;
+	}
 	fs.page_size = (size_t)sysconf(_SC_PAGESIZE);
 	g_mutex_init(&fs.handles_lock);
 	fs.handles = g_hash_table_new(NULL, NULL);
@@ -156,21 +218,33 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	/* Threads start after the fork that daemonizing made. */
-	if (opts.push && opts.cache != MMAPFS_CACHE_NONE)
+	if (opts.push && fs.cache != MMAPFS_CACHE_NONE)
 		fs.pusher = pusher_new(se, fs.inodes, fs.maps, opts.push);
+	if (fs.watcher)
+		watcher_start(fs.watcher, se);
 	res = run_session(se, &opts);
 	ret = res < 0 ? 1 : 0;
 	fuse_session_unmount(se);
 	log_info("unmounted '%s'", opts.mountpoint);
 	log_cache_summary(fs.maps, fs.inodes);
+	if (fs.watcher) {
+		guint64 handled, own;
+
+		watcher_counts(fs.watcher, &handled, &own);
+		log_info("%s: %" G_GUINT64_FORMAT " events from outside acted upon, %"
+			 G_GUINT64_FORMAT " of the daemon's own skipped",
+			 watcher_name(fs.watcher), handled, own);
+	}
 
 out_signals:
-	/* Before the session goes: the pusher stores through it. */
+	/* Before the session goes: both invalidate or store through it. */
+	g_clear_pointer(&fs.watcher, watcher_free);
 	g_clear_pointer(&fs.pusher, pusher_free);
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
 out_fs:
+	g_clear_pointer(&fs.watcher, watcher_free);
 	g_clear_pointer(&fs.handles, g_hash_table_unref);
 	mapcache_free(fs.maps);
 	inode_table_free(fs.inodes);

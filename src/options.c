@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "mmapfs/options.h"
+#include "mmapfs/watcher.h"
 
 static GQuark opt_error_quark(void)
 {
@@ -90,18 +91,55 @@ static gboolean set_timeout(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+/* Index of value in the NULL-terminated names, or -1. */
+static int find_word(const char *const *names, const char *value)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(names[i], value))
+			return i;
+	return -1;
+}
+
 static gboolean set_cache(struct mmapfs_options *opts, const char *value,
 			  GError **error)
 {
-	if (!strcmp(value, "timeout")) {
-		opts->cache = MMAPFS_CACHE_TIMEOUT;
-	} else if (!strcmp(value, "none")) {
-		opts->cache = MMAPFS_CACHE_NONE;
-	} else {
+	static const char *const names[] = {
+		[MMAPFS_CACHE_AUTO] = "auto",
+		[MMAPFS_CACHE_WATCHED] = "watched",
+		[MMAPFS_CACHE_TIMEOUT] = "timeout",
+		[MMAPFS_CACHE_NONE] = "none",
+		NULL,
+	};
+	int i = find_word(names, value);
+
+	if (i < 0) {
 		g_set_error(error, OPT_ERROR, 0,
-			    "invalid cache '%s': expected timeout or none", value);
+			    "invalid cache '%s': expected watched, timeout, none or auto",
+			    value);
 		return FALSE;
 	}
+	opts->cache = i;
+	return TRUE;
+}
+
+static gboolean set_watcher(struct mmapfs_options *opts, const char *value,
+			    GError **error)
+{
+	static const char *const names[] = {
+		[MMAPFS_WATCHER_AUTO] = "auto",
+		[MMAPFS_WATCHER_FANOTIFY] = "fanotify",
+		[MMAPFS_WATCHER_INOTIFY] = "inotify",
+		NULL,
+	};
+	int i = find_word(names, value);
+
+	if (i < 0) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid watcher '%s': expected fanotify, inotify or auto",
+			    value);
+		return FALSE;
+	}
+	opts->watcher = i;
 	return TRUE;
 }
 
@@ -132,17 +170,27 @@ static const struct option_row option_table[] = {
 	{ "max_mapped", "SIZE", MMAPFS_DEFAULT_MAX_MAPPED_TEXT,
 	  "bytes mapped at most, with K/M/G/T suffixes; larger files are read with pread",
 	  set_max_mapped },
-	{ "cache", "MODE", "timeout",
+	{ "cache", "MODE", "auto",
+	  "watched: the kernel caches names and attributes for `timeout` "
+	  "seconds, and a watcher invalidates them, and cached file data, as "
+	  "soon as the source changes outside the mount; "
 	  "timeout: the kernel caches names and attributes for `timeout` seconds; "
 	  "none: the kernel caches nothing, not even file data (direct I/O: "
-	  "no shared mmap of files on the mount)", set_cache },
+	  "no shared mmap of files on the mount); "
+	  "auto: watched, unless the source is on a network or FUSE filesystem "
+	  "(changed from elsewhere, where no watcher sees) or no watcher can "
+	  "start: then timeout", set_cache },
+	{ "watcher", "KIND", "auto",
+	  "what watches for cache=watched: fanotify (sees which process made a "
+	  "change, so the daemon's own are skipped), inotify, or auto "
+	  "(fanotify, else inotify)", set_watcher },
 	{ "push", "SIZE", MMAPFS_DEFAULT_PUSH_TEXT,
 	  "after a small (random) read the kernel's cache missed, store the "
 	  "aligned window of this size around it into that cache (0: off; "
 	  "not with cache=none)",
 	  set_push },
-	{ "timeout", "SECONDS", MMAPFS_DEFAULT_TIMEOUT_TEXT,
-	  "how long the kernel may cache names and attributes (cache=timeout)", set_timeout },
+	{ "timeout", "SECONDS", "1 with cache=timeout, 60 with cache=watched",
+	  "how long the kernel may cache names and attributes", set_timeout },
 };
 
 /* Parser state while fuse_opt_parse() runs. */
@@ -284,7 +332,7 @@ enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
 	memset(opts, 0, sizeof(*opts));
 	opts->max_maps = MMAPFS_DEFAULT_MAX_MAPS;
 	opts->max_mapped = MMAPFS_DEFAULT_MAX_MAPPED;
-	opts->timeout = MMAPFS_DEFAULT_TIMEOUT;
+	opts->timeout = -1;
 	opts->push = MMAPFS_DEFAULT_PUSH;
 	st.positional = positional;
 
@@ -365,6 +413,8 @@ static void print_option(const char *lhs, const char *text)
 
 void mmapfs_options_print_help(const char *progname)
 {
+	const char *available;
+
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
 	       "       %s [options] -o source=SOURCE MOUNTPOINT\n\n"
 	       "Mirrors the directory SOURCE at MOUNTPOINT, answering reads from\n"
@@ -380,6 +430,9 @@ void mmapfs_options_print_help(const char *progname)
 	print_option("-o ro", "read-only mount: every change answers EROFS");
 	print_option("-o allow_other",
 		     "let other users in; turns on default_permissions");
+	available = watcher_available();
+	printf("\nWatcher this user can start here: %s.\n",
+	       available ? available : "none (cache=auto means timeout)");
 	printf("\nFUSE options:\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();

@@ -120,6 +120,40 @@ void inode_fd_put(const struct inode *node, int fd);
 /* Opens node's file with flags (not O_PATH).  Returns a descriptor or -errno. */
 int inode_open(struct inode_table *t, const struct inode *node, int flags);
 
+/*
+ * Who is told when directory nodes come and go (the watcher, which keeps a
+ * mark on every directory the kernel knows).  added() runs after a new
+ * directory node entered the table, with no lock held; removed() runs just
+ * before a directory node is freed, its descriptor still open, with no lock
+ * held.  Two nodes of the same directory may exist for a moment (one
+ * leaving, one arriving), and the calls for them may come in either order.
+ */
+struct inode_dir_watch {
+	void (*added)(void *data, struct inode *dir);
+	void (*removed)(void *data, struct inode *dir);
+	void *data;
+};
+
+/*
+ * Installs (w) or removes (NULL) the directory watch.  The table copies *w.
+ * Call it while no request is being handled (before the session loop
+ * starts, after it stops).
+ */
+void inode_table_set_dir_watch(struct inode_table *t,
+			       const struct inode_dir_watch *w);
+
+/* The root node: a directory, known for as long as the table exists. */
+struct inode *inode_table_root(struct inode_table *t);
+
+/*
+ * The node of a backing inode, held (inode_unhold() it), if the kernel
+ * knows it now; else NULL.
+ */
+struct inode *inode_table_find(struct inode_table *t, const struct devino *id);
+
+/* Every node known now, each held; for rare sweeps (a lost event queue). */
+GPtrArray *inode_table_hold_all(struct inode_table *t);
+
 /* Whether non-directories are reached by file handle. */
 bool inode_table_uses_handles(struct inode_table *t);
 

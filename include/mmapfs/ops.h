@@ -19,15 +19,18 @@
 #include "mmapfs/mapcache.h"
 #include "mmapfs/options.h"
 #include "mmapfs/pusher.h"
+#include "mmapfs/watcher.h"
 
 /* The state of one mount, reached from a request by fuse_req_userdata(). */
 struct mmapfs {
 	const struct mmapfs_options *opts;   /* immutable after mount */
 	struct inode_table *inodes;
 	struct mapcache *maps;
+	enum mmapfs_cache_mode cache;        /* opts->cache, AUTO resolved */
 	double timeout;                      /* entry and attribute timeout */
 	size_t page_size;
 	struct pusher *pusher;               /* NULL when push=0 */
+	struct watcher *watcher;             /* with cache=watched only */
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never

@@ -22,8 +22,8 @@
 #define MMAPFS_DEFAULT_MAX_MAPS   4096
 #define MMAPFS_DEFAULT_MAX_MAPPED (16ull << 30)
 #define MMAPFS_DEFAULT_MAX_MAPPED_TEXT "16G"
-#define MMAPFS_DEFAULT_TIMEOUT    1.0
-#define MMAPFS_DEFAULT_TIMEOUT_TEXT "1"
+#define MMAPFS_DEFAULT_TIMEOUT    1.0      /* cache=timeout */
+#define MMAPFS_DEFAULT_WATCHED_TIMEOUT 60.0  /* cache=watched */
 #define MMAPFS_DEFAULT_PUSH       (1ull << 20)
 #define MMAPFS_DEFAULT_PUSH_TEXT  "1M"
 #define MMAPFS_MAX_PUSH           (64ull << 20)
@@ -35,8 +35,18 @@
 
 /* What the kernel may cache, and for how long (see README, "Cache modes"). */
 enum mmapfs_cache_mode {
+	MMAPFS_CACHE_AUTO,      /* not given: watched where a watcher sees
+				 * the source's changes, else timeout */
+	MMAPFS_CACHE_WATCHED,   /* long lifetimes, invalidated on events */
 	MMAPFS_CACHE_TIMEOUT,   /* names, attributes for `timeout` seconds */
 	MMAPFS_CACHE_NONE,      /* nothing: every read and stat reaches us */
+};
+
+/* Which watcher cache=watched uses (the values of enum watcher_kind). */
+enum mmapfs_watcher {
+	MMAPFS_WATCHER_AUTO,
+	MMAPFS_WATCHER_FANOTIFY,
+	MMAPFS_WATCHER_INOTIFY,
 };
 
 struct mmapfs_options {
@@ -44,8 +54,10 @@ struct mmapfs_options {
 	char *mountpoint;       /* absolute */
 	unsigned max_maps;      /* live mappings at most */
 	uint64_t max_mapped;    /* bytes mapped at most */
-	double timeout;         /* entry and attribute timeout, seconds */
+	double timeout;         /* entry and attribute timeout, seconds;
+				 * < 0: not given (the mode's default) */
 	enum mmapfs_cache_mode cache;
+	enum mmapfs_watcher watcher;
 	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */

@@ -37,8 +37,6 @@ static void test_parse_size(void)
 	/* --help prints the text; the parser starts from the number. */
 	g_assert_true(mmapfs_parse_size(MMAPFS_DEFAULT_MAX_MAPPED_TEXT, &def));
 	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_MAX_MAPPED);
-	g_assert_cmpfloat(g_ascii_strtod(MMAPFS_DEFAULT_TIMEOUT_TEXT, NULL), ==,
-			  MMAPFS_DEFAULT_TIMEOUT);
 	g_assert_true(mmapfs_parse_size(MMAPFS_DEFAULT_PUSH_TEXT, &def));
 	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_PUSH);
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -110,6 +108,18 @@ static void test_parse_argv(void)
 		g_assert_cmpuint(o.max_maps, ==, MMAPFS_DEFAULT_MAX_MAPS);
 		g_assert_cmpuint(o.max_mapped, ==, MMAPFS_DEFAULT_MAX_MAPPED);
 		g_assert_true(g_path_is_absolute(o.source));
+		/* Not given: the cache mode and its timeout are chosen at mount. */
+		g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_AUTO);
+		g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_AUTO);
+		g_assert_cmpfloat(o.timeout, <, 0);
+		mmapfs_options_clear(&o);
+	}
+	{
+		const char *argv[] = { "mmapfs", "-o", "cache=watched,watcher=inotify",
+				       dir, dir, NULL };
+		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
+		g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_WATCHED);
+		g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_INOTIFY);
 		mmapfs_options_clear(&o);
 	}
 	{
@@ -124,6 +134,8 @@ static void test_parse_argv(void)
 			{ "mmapfs", "-o", "max_mapped=-1", dir, dir, NULL },
 			{ "mmapfs", "-o", "max_mapped=", dir, dir, NULL },
 			{ "mmapfs", "-o", "timeout=soon", dir, dir, NULL },
+			{ "mmapfs", "-o", "cache=forever", dir, dir, NULL },
+			{ "mmapfs", "-o", "watcher=dnotify", dir, dir, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 			g_test_message("bad argv %zu", i);

@@ -1,0 +1,99 @@
+/*
+ * watcher.h - changes made to the backing directory from outside the mount.
+ *
+ * With cache=watched the kernel keeps names, attributes and file data for a
+ * long time, and the watcher tells it when they went stale.  It keeps a mark
+ * on every directory the kernel knows (added when the directory's node is
+ * created, removed when the node is freed: see struct inode_dir_watch), and
+ * one thread turns each event into invalidations:
+ *   - a name created, deleted or moved in directory D:
+ *     fuse_lowlevel_notify_inval_entry(D, name), and D's attributes and
+ *     cached listing (fuse_lowlevel_notify_inval_inode(D));
+ *   - the data or attributes of a known file changed, or a known inode got
+ *     a new name: notify_inval_inode(file) (attributes and every cached
+ *     page), its mapping dropped when its size or mtime changed, and its
+ *     data_gen bumped so that a window the pusher is storing is taken back;
+ *   - the event queue overflowed: every known inode is invalidated and
+ *     every mapping dropped (names stay cached until their timeout).
+ *
+ * Backends:
+ *   fanotify  FAN_REPORT_DFID_NAME, a mark per directory.  Each event
+ *             carries the pid that caused it: the daemon's own changes
+ *             (made for requests through the mount, which the kernel
+ *             already accounted for) are skipped.  As root the queue is
+ *             unbounded.  Needs a filesystem that encodes file handles.
+ *   inotify   a watch per directory.  Events carry no pid: the daemon's
+ *             own changes invalidate as well (harmless, a little slower),
+ *             except data changes of files open for writing through the
+ *             mount, which are not invalidated (the kernel's copy is the
+ *             newest there).
+ * Neither backend sees changes made on another machine to a network or
+ * FUSE filesystem: watcher_blind_fs() names those, and the caller falls
+ * back to timeouts.  Invalidating never changes the backing directory, so
+ * events cannot loop.
+ *
+ * Not seen: a change to a file made through a hard link in a directory the
+ * kernel does not know (the attribute timeout bounds it).
+ *
+ * Thread-safe.  The invalidations run on the watcher's own thread, never
+ * on a request handler's, so a kernel lock they wait for is always released
+ * by a handler that can still run.
+ */
+#ifndef MMAPFS_WATCHER_H
+#define MMAPFS_WATCHER_H
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+#include "mmapfs/inode.h"
+#include "mmapfs/mapcache.h"
+
+enum watcher_kind {
+	WATCHER_AUTO,           /* fanotify, else inotify */
+	WATCHER_FANOTIFY,
+	WATCHER_INOTIFY,
+};
+
+struct watcher;
+
+/*
+ * The type of the filesystem under SOURCE (an open descriptor) when changes
+ * to it can come from elsewhere, where no watcher sees them ("nfs",
+ * "fuse", ...); NULL for a local filesystem.
+ */
+const char *watcher_blind_fs(int fd);
+
+/*
+ * The backend this process could use now, "fanotify" or "inotify", or NULL
+ * (for --help).
+ */
+const char *watcher_available(void);
+
+/*
+ * Creates a watcher of kind over the table's directories, marks the root,
+ * and installs itself as the table's directory watch.  No thread runs yet.
+ * Returns NULL with *error set when the backend cannot watch SOURCE.
+ */
+struct watcher *watcher_new(enum watcher_kind kind, struct inode_table *inodes,
+			    struct mapcache *maps, GError **error);
+
+/* "fanotify" or "inotify". */
+const char *watcher_name(const struct watcher *w);
+
+/*
+ * Starts the thread that invalidates through se.  Call it in the process
+ * that serves the mount (after fuse_daemonize()).
+ */
+void watcher_start(struct watcher *w, struct fuse_session *se);
+
+/*
+ * Stops the thread, removes the table's directory watch and closes the
+ * backend.  Call it once no request handler runs, before the session and
+ * the table go.
+ */
+void watcher_free(struct watcher *w);
+
+/* Events acted upon, and events skipped as the daemon's own, so far. */
+void watcher_counts(struct watcher *w, guint64 *handled, guint64 *own);
+
+#endif
