@@ -19,9 +19,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mmapfs/inode.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
 
 /* The memory target: a million nodes in 64-byte malloc chunks. */
 G_STATIC_ASSERT(sizeof(struct inode) <= 56);
@@ -87,9 +90,16 @@ static bool same_handle(const struct file_handle *a, const struct file_handle *b
 /* Whether the root's filesystem gives handles we may open again. */
 static bool probe_handles(struct inode_table *t)
 {
-	g_autofree struct file_handle *h = handle_of(t->root->fd, &t->mount_id);
+	g_autofree struct file_handle *h = NULL;
+	struct statfs sf;
 	int fd;
 
+	/* A FUSE filesystem's handle names its node, and a high-level FUSE
+	 * daemon (bindfs, sshfs) gives each hard link a node of its own: two
+	 * handles for one inode would look like an inode number reused. */
+	if (fstatfs(t->root->fd, &sf) < 0 || sf.f_type == FUSE_SUPER_MAGIC)
+		return false;
+	h = handle_of(t->root->fd, &t->mount_id);
 	if (!h)
 		return false;
 	fd = open_by_handle_at(t->mount_fd, h, O_PATH | O_CLOEXEC);

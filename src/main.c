@@ -189,10 +189,6 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
-	if (!choose_cache(&fs, &error)) {
-		log_error("cache=watched: %s", error->message);
-		goto out_fs;
-	}
 	fs.page_size = (size_t)sysconf(_SC_PAGESIZE);
 	g_mutex_init(&fs.handles_lock);
 	fs.handles = g_hash_table_new(NULL, NULL);
@@ -201,6 +197,10 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);
 	if (!se)
 		goto out_fs;
+	if (!choose_cache(&fs, &error)) {
+		log_error("cache=watched: %s", error->message);
+		goto out_session;
+	}
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)

@@ -27,7 +27,9 @@
 static struct {
 	char mnt[4096];
 	char src[4096];         /* set when src/ is a tmpfs of the test's */
+	char backing[4096];     /* set when backing/ is a bindfs of src/ */
 	volatile pid_t pid;
+	volatile pid_t backing_pid;
 	volatile sig_atomic_t used;
 } live[MAX_MOUNTS];
 
@@ -40,6 +42,12 @@ static void emergency_cleanup(void)
 		if (live[i].pid > 0) {
 			kill(live[i].pid, SIGKILL);
 			waitpid(live[i].pid, NULL, 0);
+		}
+		if (live[i].backing[0])
+			umount2(live[i].backing, MNT_DETACH);
+		if (live[i].backing_pid > 0) {
+			kill(live[i].backing_pid, SIGKILL);
+			waitpid(live[i].backing_pid, NULL, 0);
 		}
 		if (live[i].src[0])
 			umount2(live[i].src, MNT_DETACH);
@@ -83,6 +91,9 @@ static void live_add(const struct mount *m)
 				g_strlcpy(live[i].src, m->src, sizeof(live[i].src));
 			else
 				live[i].src[0] = '\0';
+			g_strlcpy(live[i].backing, m->backing ? m->backing : "",
+				  sizeof(live[i].backing));
+			live[i].backing_pid = m->backing_pid;
 			live[i].pid = m->pid;
 			live[i].used = 1;
 			return;
@@ -168,18 +179,111 @@ static void limit_nofile(gpointer data)
 		setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* Waits until path answers from a FUSE filesystem served by *pid. */
+static void wait_fuse(struct mount *m, const char *path, GPid *pid,
+		      const char *what)
+{
+	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	g_autofree char *msg = NULL;
+
+	for (;;) {
+		struct statfs sfs;
+
+		if (statfs(path, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC)
+			return;
+		if (waitpid(*pid, NULL, WNOHANG) != 0) {
+			int slot = live_slot(m);
+
+			if (slot >= 0 && pid == &m->pid) {
+				live[slot].used = 0;
+			} else if (slot >= 0) {
+				live[slot].backing_pid = 0;
+				live[slot].backing[0] = '\0';
+			}
+			*pid = 0;
+			msg = g_strdup_printf("%s exited before its mount was ready", what);
+			fail_with_log(m, msg);
+		}
+		if (g_get_monotonic_time() > deadline) {
+			msg = g_strdup_printf("%s's mount was not ready within 20 s", what);
+			fail_with_log(m, msg);
+		}
+		g_usleep(5000);
+	}
+}
+
+bool backing_is_fuse(void)
+{
+	return !g_strcmp0(g_getenv("MMAPFS_TEST_BACKING"), "bindfs");
+}
+
+/* MMAPFS_TEST_BACKING=bindfs: backing/ mirrors src/ through bindfs. */
+static void start_backing(struct mount *m)
+{
+	/* bindfs's own kernel caching off: what mmapfs reads from it is the
+	 * backing directory's state now, as from a network filesystem. */
+	const char *argv[] = { "bindfs", "-f", "-o",
+			       "attr_timeout=0,entry_timeout=0,negative_timeout=0",
+			       m->src, NULL, NULL };
+	GError *error = NULL;
+	int slot;
+
+	if (m->backing || !backing_is_fuse())
+		return;
+	m->backing = g_build_filename(m->root, "backing", NULL);
+	g_assert_cmpint(g_mkdir(m->backing, 0755), ==, 0);
+	argv[5] = m->backing;
+	g_spawn_async(NULL, (char **)argv, NULL,
+		      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+		      &m->backing_pid, &error);
+	g_assert_no_error(error);
+	slot = live_slot(m);
+	if (slot < 0) {
+		live_add(m);
+	} else {
+		g_strlcpy(live[slot].backing, m->backing, sizeof(live[slot].backing));
+		live[slot].backing_pid = m->backing_pid;
+	}
+	wait_fuse(m, m->backing, &m->backing_pid, "bindfs");
+}
+
+/* Unmounts backing/ and reaps its bindfs. */
+static void stop_backing(struct mount *m)
+{
+	const char *argv[] = { "fusermount3", "-u", m->backing, NULL };
+	int slot = live_slot(m);
+
+	if (!m->backing)
+		return;
+	g_spawn_sync(NULL, (char **)argv, NULL,
+		     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+		     NULL, NULL, NULL, NULL, NULL, NULL);
+	if (path_is_mounted(m->backing))
+		umount2(m->backing, MNT_DETACH);
+	if (m->backing_pid > 0) {
+		kill(m->backing_pid, SIGTERM);
+		waitpid(m->backing_pid, NULL, 0);
+	}
+	if (slot >= 0) {
+		live[slot].backing[0] = '\0';
+		live[slot].backing_pid = 0;
+	}
+	g_clear_pointer(&m->backing, g_free);
+	m->backing_pid = 0;
+}
+
 void mount_start(struct mount *m, const char *const *extra)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	GError *error = NULL;
 	int logfd;
-	gint64 deadline;
 
+	start_backing(m);
 	g_ptr_array_add(argv, (char *)g_getenv("MMAPFS_BIN"));
 	g_ptr_array_add(argv, (char *)"-f");
 	for (int i = 0; extra && extra[i]; i++)
 		g_ptr_array_add(argv, (char *)extra[i]);
-	g_ptr_array_add(argv, m->src);
+	g_ptr_array_add(argv, m->backing ? m->backing : m->src);
 	g_ptr_array_add(argv, m->mnt);
 	g_ptr_array_add(argv, NULL);
 
@@ -191,23 +295,11 @@ void mount_start(struct mount *m, const char *const *extra)
 			       -1, logfd, logfd, &error);
 	close(logfd);
 	g_assert_no_error(error);
-	live_add(m);
-
-	deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-	for (;;) {
-		struct statfs sfs;
-
-		if (statfs(m->mnt, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC)
-			return;
-		if (!mount_daemon_alive(m)) {
-			live[live_slot(m)].used = 0;
-			m->pid = 0;
-			fail_with_log(m, "the daemon exited before the mount was ready");
-		}
-		if (g_get_monotonic_time() > deadline)
-			fail_with_log(m, "the mount was not ready within 20 s");
-		g_usleep(5000);
-	}
+	if (live_slot(m) < 0)
+		live_add(m);
+	else
+		live[live_slot(m)].pid = m->pid;
+	wait_fuse(m, m->mnt, &m->pid, "the daemon");
 }
 
 int mount_stop(struct mount *m)
@@ -250,10 +342,10 @@ int mount_stop(struct mount *m)
 	}
 	if (path_is_mounted(m->mnt))
 		umount2(m->mnt, MNT_DETACH);
-	if (slot >= 0 && !m->src_is_tmpfs)
+	if (slot >= 0 && !m->src_is_tmpfs && !m->backing)
 		live[slot].used = 0;
 	else if (slot >= 0)
-		live[slot].pid = 0;     /* the tmpfs stays until mount_cleanup() */
+		live[slot].pid = 0;     /* src/ and backing/ stay until mount_cleanup() */
 	m->pid = 0;
 	return status;
 }
@@ -272,6 +364,7 @@ void mount_cleanup(struct mount *m)
 		return;
 	if (m->pid > 0 || path_is_mounted(m->mnt))
 		mount_stop(m);
+	stop_backing(m);
 	if (m->src_is_tmpfs) {
 		int slot = live_slot(m);
 
@@ -279,6 +372,8 @@ void mount_cleanup(struct mount *m)
 		if (slot >= 0)
 			live[slot].used = 0;
 	}
+	if (live_slot(m) >= 0)
+		live[live_slot(m)].used = 0;
 	rm_rf(m->root);
 	g_free(m->root);
 	g_free(m->src);

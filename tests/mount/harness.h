@@ -12,6 +12,12 @@
  * every daemon it started, from a signal handler and from atexit().
  *
  * The daemon binary is $MMAPFS_BIN (set by tests/meson.build).
+ *
+ * With MMAPFS_TEST_BACKING=bindfs in the environment, mount_start() first
+ * mirrors src/ with bindfs at backing/ and gives mmapfs that as SOURCE: the
+ * same tests then run with a backing directory that is itself a FUSE
+ * filesystem, changed underneath by the test (through src/) where no
+ * watcher sees.  bindfs is unmounted and reaped by mount_cleanup().
  */
 #ifndef MMAPFS_TEST_HARNESS_H
 #define MMAPFS_TEST_HARNESS_H
@@ -28,6 +34,8 @@ struct mount {
 	char *log;      /* root/daemon.log: the daemon's stderr */
 	GPid pid;       /* the daemon, or 0 */
 	bool src_is_tmpfs;
+	char *backing;  /* root/backing: bindfs of src/, or NULL */
+	GPid backing_pid;
 	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
 };
 
@@ -62,6 +70,12 @@ int mount_stop(struct mount *m);
 
 /* mount_stop() when mounted, then removes the private directory. */
 void mount_cleanup(struct mount *m);
+
+/*
+ * True when the tests run over a bindfs backing (MMAPFS_TEST_BACKING).  A
+ * test that needs what bindfs lacks skips itself, saying what.
+ */
+bool backing_is_fuse(void);
 
 /* True when path is a mount point (per /proc/self/mountinfo). */
 bool path_is_mounted(const char *path);

@@ -250,6 +250,12 @@ static void test_link_rename_attrs(void)
 	struct mount m;
 	g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 
+	if (backing_is_fuse()) {
+		g_test_skip("bindfs backing: each hard link is a node of its own, "
+			    "and the file goes stale with the name it was first "
+			    "reached by (see README, backing filesystems)");
+		return;
+	}
 	mount_prepare(&m, "rw-attrs");
 	a = src_path(&m, "a");
 	write_random_file(a, 100, 9);
