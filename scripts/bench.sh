@@ -2,7 +2,8 @@
 # bench.sh - mmapfs against the native directory and other FUSE mirrors.
 #
 # Runs the same workloads, in one run, on: the native backing directory;
-# mmapfs; libfuse's passthrough_ll (built from Debian's libfuse3-dev
+# mmapfs, and mmapfs without its watcher (-o cache=timeout); libfuse's
+# passthrough_ll (built from Debian's libfuse3-dev
 # examples); bindfs; mergerfs.  Every workload starts from a fresh mount,
 # with the backing files already in the page cache.  Prints a table of
 # medians with ratios to native and to the best peer, and writes CSV, the
@@ -18,7 +19,7 @@ top=$(pwd)
 
 quick=0
 runs=3
-systems="native mmapfs passthrough_ll bindfs mergerfs"
+systems="native mmapfs mmapfs-timeout passthrough_ll bindfs mergerfs"
 data=""
 out=""
 mmapfs_opts=""
@@ -124,6 +125,9 @@ mount_sys() {
 	case "$sys" in
 	native) dir="$src"; return 0 ;;
 	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$src" "$mnt" 2>>"$out/mmapfs.log" & ;;
+	# The same without the watcher: what watching costs or gains.
+	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$src" "$mnt" \
+		2>>"$out/mmapfs.log" & ;;
 	passthrough_ll) "$tools/passthrough_ll" -f -o source="$src" "$mnt" 2>/dev/null & ;;
 	bindfs) bindfs -f "$src" "$mnt" 2>/dev/null & ;;
 	mergerfs) mergerfs -f "$src" "$mnt" 2>/dev/null & ;;
