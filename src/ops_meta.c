@@ -13,14 +13,23 @@
 
 void mmapfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct mmapfs *fs = mmapfs_of(req);
 	struct fuse_entry_param e;
 	int res;
 
 	res = mmapfs_do_lookup(req, mmapfs_inode(req, parent), name, &e);
-	if (res < 0)
-		mmapfs_reply_err(req, res);
-	else
+	if (res == -ENOENT && fs->watcher) {
+		/* A name that is not there is cached too (a compiler's search
+		 * of include paths asks again and again): the watcher
+		 * invalidates it when the name appears outside the mount. */
+		e.ino = 0;
+		e.entry_timeout = fs->timeout;
 		fuse_reply_entry(req, &e);
+	} else if (res < 0) {
+		mmapfs_reply_err(req, res);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
 }
 
 void mmapfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

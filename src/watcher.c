@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -342,51 +343,67 @@ static void overflowed(struct watcher *w)
 	g_ptr_array_free(all, TRUE);
 }
 
+/*
+ * Records in a fanotify buffer are 4-byte aligned only (FANOTIFY_EVENT_ALIGN):
+ * each header is copied out before it is read.
+ */
 static void read_fanotify(struct watcher *w, const char *buf, ssize_t len)
 {
-	const struct fanotify_event_metadata *m = (const void *)buf;
 	pid_t self = getpid();
 
-	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-		const struct fanotify_event_info_fid *fid = NULL;
-		const struct file_handle *fh;
-		g_autoptr(GBytes) key = NULL;
-		GByteArray *k;
-		const char *name;
+	for (ssize_t at = 0; len - at >= (ssize_t)FAN_EVENT_METADATA_LEN;) {
+		struct fanotify_event_metadata m;
+		struct fanotify_event_info_header h;
+		const char *fid = NULL, *end, *fsid, *handle, *name;
+		struct file_handle fh;
 		struct devino dir;
+		GByteArray *k;
+		GBytes *key;
+		bool known;
 
-		if (m->mask & FAN_Q_OVERFLOW) {
+		memcpy(&m, buf + at, sizeof(m));
+		if (m.event_len < FAN_EVENT_METADATA_LEN || m.event_len > len - at)
+			break;
+		end = buf + at + m.event_len;
+		for (const char *p = buf + at + m.metadata_len;
+		     end - p >= (ssize_t)sizeof(h); p += h.len) {
+			memcpy(&h, p, sizeof(h));
+			if (h.len < sizeof(h) || h.len > end - p)
+				break;
+			if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+				fid = p;
+		}
+		at += m.event_len;
+		if (m.mask & FAN_Q_OVERFLOW) {
 			overflowed(w);
 			continue;
 		}
-		if (m->pid == self) {
+		if (m.pid == self) {
 			__atomic_fetch_add(&w->own, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		for (size_t off = m->metadata_len; off < m->event_len;) {
-			const struct fanotify_event_info_header *h =
-				(const void *)((const char *)m + off);
-
-			if (h->len == 0)
-				break;
-			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
-				fid = (const void *)h;
-			off += h->len;
-		}
+		/* The record: header, fsid, struct file_handle, the handle's
+		 * bytes, the name. */
 		if (!fid)
 			continue;
-		fh = (const void *)fid->handle;
-		k = g_byte_array_new();
-		g_byte_array_append(k, (const guint8 *)&fid->fsid, sizeof(fid->fsid));
-		g_byte_array_append(k, (const guint8 *)&fh->handle_type,
-				    sizeof(fh->handle_type));
-		g_byte_array_append(k, fh->f_handle, fh->handle_bytes);
-		key = g_byte_array_free_to_bytes(k);
-		if (!watch_dir(w, key, &dir))
+		fsid = fid + offsetof(struct fanotify_event_info_fid, fsid);
+		handle = fid + offsetof(struct fanotify_event_info_fid, handle);
+		memcpy(&fh, handle, sizeof(fh));
+		name = handle + sizeof(fh) + fh.handle_bytes;
+		if (name >= end)
 			continue;
-		name = (const char *)fh->f_handle + fh->handle_bytes;
-		handle_event(w, &dir, strcmp(name, ".") ? name : NULL,
-			     m->mask & FAN_ENTRY_EVENTS ? EV_ENTRY : 0);
+		k = g_byte_array_new();
+		g_byte_array_append(k, (const guint8 *)fsid, sizeof(__kernel_fsid_t));
+		g_byte_array_append(k, (const guint8 *)&fh.handle_type,
+				    sizeof(fh.handle_type));
+		g_byte_array_append(k, (const guint8 *)handle + sizeof(fh),
+				    fh.handle_bytes);
+		key = g_byte_array_free_to_bytes(k);
+		known = watch_dir(w, key, &dir);
+		g_bytes_unref(key);
+		if (known)
+			handle_event(w, &dir, strcmp(name, ".") ? name : NULL,
+				     m.mask & FAN_ENTRY_EVENTS ? EV_ENTRY : 0);
 	}
 }
 
