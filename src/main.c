@@ -2,6 +2,8 @@
  * main.c - mmapfs: argument parsing, session set-up, signals, the loop.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
@@ -129,6 +131,61 @@ static bool choose_cache(struct mmapfs *fs, GError **error)
 	return true;
 }
 
+/*
+ * SIGUSR1 writes a one-line summary to the log.  The signal is blocked in
+ * every thread but this one, which waits for it; stop_summaries() wakes it
+ * with the same signal and a flag.
+ */
+struct summaries {
+	struct mmapfs *fs;
+	pthread_t thread;
+	gint stop;
+};
+
+static void *summaries_main(void *data)
+{
+	struct summaries *s = data;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop)) {
+		struct stats_snapshot snap;
+		g_autofree char *line = NULL;
+
+		mmapfs_stats_snapshot(s->fs, &snap);
+		line = stats_summary_line(&snap);
+		log_info("%s", line);
+	}
+	return NULL;
+}
+
+/* Blocks SIGUSR1 here (and so in every thread started later). */
+static void start_summaries(struct summaries *s, struct mmapfs *fs)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	s->fs = fs;
+	if (pthread_create(&s->thread, NULL, summaries_main, s) != 0) {
+		log_warn("cannot start the SIGUSR1 thread: no summaries on SIGUSR1");
+		s->fs = NULL;
+	}
+}
+
+static void stop_summaries(struct summaries *s)
+{
+	if (!s->fs)
+		return;
+	g_atomic_int_set(&s->stop, 1);
+	pthread_kill(s->thread, SIGUSR1);
+	pthread_join(s->thread, NULL);
+	s->fs = NULL;
+}
+
 static int run_session(struct fuse_session *se, const struct mmapfs_options *opts)
 {
 	struct fuse_loop_config *cfg;
@@ -153,6 +210,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mmapfs_options opts;
 	struct mmapfs fs = { .opts = &opts };
+	struct summaries summaries = { 0 };
 	struct fuse_session *se = NULL;
 	g_autoptr(GError) error = NULL;
 	int ret = 1, res;
@@ -171,8 +229,8 @@ int main(int argc, char **argv)
 	case MMAPFS_PARSE_OK:
 		break;
 	}
-	if (opts.fuse.debug)
-		mmapfs_log_set_level(MMAPFS_LOG_DEBUG);
+	mmapfs_log_set_level(opts.fuse.debug ? MMAPFS_LOG_DEBUG
+					     : (enum mmapfs_log_level)opts.log_level);
 
 	res = safecopy_init();
 	if (res < 0) {
@@ -217,7 +275,11 @@ int main(int argc, char **argv)
 		fuse_session_unmount(se);
 		goto out_signals;
 	}
+	if (!opts.fuse.foreground)
+		mmapfs_log_use_syslog();
 	/* Threads start after the fork that daemonizing made. */
+	fs.stats.started_us = g_get_monotonic_time();
+	start_summaries(&summaries, &fs);
 	if (opts.push && fs.cache != MMAPFS_CACHE_NONE)
 		fs.pusher = pusher_new(se, fs.inodes, fs.maps, opts.push);
 	if (fs.watcher)
@@ -237,6 +299,7 @@ int main(int argc, char **argv)
 	}
 
 out_signals:
+	stop_summaries(&summaries);
 	/* Before the session goes: both invalidate or store through it. */
 	g_clear_pointer(&fs.watcher, watcher_free);
 	g_clear_pointer(&fs.pusher, pusher_free);

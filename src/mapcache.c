@@ -78,12 +78,12 @@ static void detach_locked(struct mapcache *mc, struct mapcache_map *m)
 		destroy_locked(mc, m);
 }
 
-/* Evicts cold unpinned maps until one more of len bytes fits. */
-static bool make_room_locked(struct mapcache *mc, uint64_t len)
+/* Evicts cold unpinned maps until n more maps of len bytes in all fit. */
+static bool make_room_locked(struct mapcache *mc, unsigned n, uint64_t len)
 {
 	GList *l = mc->lru.tail;
 
-	while (mc->n_maps + 1 > mc->max_maps ||
+	while (mc->n_maps + n > mc->max_maps ||
 	       mc->mapped_bytes + len > mc->max_mapped) {
 		struct mapcache_map *m;
 
@@ -149,7 +149,7 @@ int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 		detach_locked(mc, m);
 		mc->st.remapped++;
 	}
-	if (!make_room_locked(mc, need)) {
+	if (!make_room_locked(mc, 1, need)) {
 		mc->st.refused++;
 		pthread_mutex_unlock(&mc->lock);
 		return -ENOSPC;
@@ -270,6 +270,19 @@ void mapcache_drop_all(struct mapcache *mc)
 		}
 	}
 	pthread_mutex_unlock(&mc->lock);
+}
+
+bool mapcache_set_limits(struct mapcache *mc, unsigned max_maps,
+			 uint64_t max_mapped)
+{
+	bool fits;
+
+	pthread_mutex_lock(&mc->lock);
+	mc->max_maps = MAX(max_maps, 1u);
+	mc->max_mapped = MAX(max_mapped, 1u);
+	fits = make_room_locked(mc, 0, 0);
+	pthread_mutex_unlock(&mc->lock);
+	return fits;
 }
 
 void mapcache_get_stats(struct mapcache *mc, struct mapcache_stats *out)

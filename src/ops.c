@@ -10,6 +10,8 @@
 
 void mmapfs_reply_err(fuse_req_t req, int res)
 {
+	if (res < 0)
+		stats_add(&mmapfs_of(req)->stats.errors, 1);
 	fuse_reply_err(req, res < 0 ? -res : 0);
 }
 
@@ -66,41 +68,142 @@ static void mmapfs_destroy(void *userdata)
 	mapcache_drop_all(fs->maps);
 }
 
+/*
+ * Every handler is entered through a wrapper that counts the request and
+ * the time its handler took (see stats.h).  The mount's state is taken
+ * before the call: after the reply the request is gone.
+ */
+#define TIMED(op, fn, params, args)                                     \
+	static void timed_##fn params                                   \
+	{                                                               \
+		struct mmapfs *fs = fuse_req_userdata(req);             \
+		guint64 start = stats_now_ns();                         \
+									\
+		mmapfs_op_##fn args;                                    \
+		stats_op_done(&fs->stats, op, start);                   \
+	}
+
+TIMED(STATS_LOOKUP, lookup, (fuse_req_t req, fuse_ino_t parent, const char *name),
+      (req, parent, name))
+TIMED(STATS_FORGET, forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
+      (req, ino, nlookup))
+TIMED(STATS_FORGET, forget_multi,
+      (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),
+      (req, count, forgets))
+TIMED(STATS_GETATTR, getattr, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(STATS_SETATTR, setattr,
+      (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+       struct fuse_file_info *fi), (req, ino, attr, to_set, fi))
+TIMED(STATS_READLINK, readlink, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+TIMED(STATS_ACCESS, access, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, mask))
+TIMED(STATS_STATFS, statfs, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+TIMED(STATS_OPENDIR, opendir, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(STATS_READDIR, readdir,
+      (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+      (req, ino, size, off, fi))
+TIMED(STATS_READDIRPLUS, readdirplus,
+      (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+      (req, ino, size, off, fi))
+TIMED(STATS_FSYNCDIR, fsyncdir,
+      (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+      (req, ino, datasync, fi))
+TIMED(STATS_RELEASEDIR, releasedir,
+      (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+TIMED(STATS_MKNOD, mknod,
+      (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev),
+      (req, parent, name, mode, rdev))
+TIMED(STATS_MKDIR, mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
+      (req, parent, name, mode))
+TIMED(STATS_SYMLINK, symlink,
+      (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name),
+      (req, link, parent, name))
+TIMED(STATS_LINK, link,
+      (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname),
+      (req, ino, newparent, newname))
+TIMED(STATS_UNLINK, unlink, (fuse_req_t req, fuse_ino_t parent, const char *name),
+      (req, parent, name))
+TIMED(STATS_RMDIR, rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name),
+      (req, parent, name))
+TIMED(STATS_RENAME, rename,
+      (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+       const char *newname, unsigned int flags),
+      (req, parent, name, newparent, newname, flags))
+TIMED(STATS_OPEN, open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(STATS_CREATE, create,
+      (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+       struct fuse_file_info *fi), (req, parent, name, mode, fi))
+TIMED(STATS_RELEASE, release, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(STATS_FLUSH, flush, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(STATS_FSYNC, fsync,
+      (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+      (req, ino, datasync, fi))
+TIMED(STATS_READ, read,
+      (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+      (req, ino, size, off, fi))
+TIMED(STATS_WRITE, write_buf,
+      (fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+       struct fuse_file_info *fi), (req, ino, in, off, fi))
+TIMED(STATS_FALLOCATE, fallocate,
+      (fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+       struct fuse_file_info *fi), (req, ino, mode, offset, length, fi))
+TIMED(STATS_COPY_FILE_RANGE, copy_file_range,
+      (fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in,
+       fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len,
+       int flags), (req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags))
+TIMED(STATS_LSEEK, lseek,
+      (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
+      (req, ino, off, whence, fi))
+TIMED(STATS_GETXATTR, getxattr,
+      (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size),
+      (req, ino, name, size))
+TIMED(STATS_LISTXATTR, listxattr, (fuse_req_t req, fuse_ino_t ino, size_t size),
+      (req, ino, size))
+TIMED(STATS_SETXATTR, setxattr,
+      (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+       size_t size, int flags), (req, ino, name, value, size, flags))
+TIMED(STATS_REMOVEXATTR, removexattr,
+      (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name))
+
 const struct fuse_lowlevel_ops mmapfs_ops = {
 	.init = mmapfs_init,
 	.destroy = mmapfs_destroy,
-	.lookup = mmapfs_op_lookup,
-	.forget = mmapfs_op_forget,
-	.forget_multi = mmapfs_op_forget_multi,
-	.getattr = mmapfs_op_getattr,
-	.setattr = mmapfs_op_setattr,
-	.readlink = mmapfs_op_readlink,
-	.access = mmapfs_op_access,
-	.statfs = mmapfs_op_statfs,
-	.opendir = mmapfs_op_opendir,
-	.readdir = mmapfs_op_readdir,
-	.readdirplus = mmapfs_op_readdirplus,
-	.fsyncdir = mmapfs_op_fsyncdir,
-	.releasedir = mmapfs_op_releasedir,
-	.mknod = mmapfs_op_mknod,
-	.mkdir = mmapfs_op_mkdir,
-	.symlink = mmapfs_op_symlink,
-	.link = mmapfs_op_link,
-	.unlink = mmapfs_op_unlink,
-	.rmdir = mmapfs_op_rmdir,
-	.rename = mmapfs_op_rename,
-	.open = mmapfs_op_open,
-	.create = mmapfs_op_create,
-	.release = mmapfs_op_release,
-	.flush = mmapfs_op_flush,
-	.fsync = mmapfs_op_fsync,
-	.read = mmapfs_op_read,
-	.write_buf = mmapfs_op_write_buf,
-	.fallocate = mmapfs_op_fallocate,
-	.copy_file_range = mmapfs_op_copy_file_range,
-	.lseek = mmapfs_op_lseek,
-	.getxattr = mmapfs_op_getxattr,
-	.listxattr = mmapfs_op_listxattr,
-	.setxattr = mmapfs_op_setxattr,
-	.removexattr = mmapfs_op_removexattr,
+	.lookup = timed_lookup,
+	.forget = timed_forget,
+	.forget_multi = timed_forget_multi,
+	.getattr = timed_getattr,
+	.setattr = timed_setattr,
+	.readlink = timed_readlink,
+	.access = timed_access,
+	.statfs = timed_statfs,
+	.opendir = timed_opendir,
+	.readdir = timed_readdir,
+	.readdirplus = timed_readdirplus,
+	.fsyncdir = timed_fsyncdir,
+	.releasedir = timed_releasedir,
+	.mknod = timed_mknod,
+	.mkdir = timed_mkdir,
+	.symlink = timed_symlink,
+	.link = timed_link,
+	.unlink = timed_unlink,
+	.rmdir = timed_rmdir,
+	.rename = timed_rename,
+	.open = timed_open,
+	.create = timed_create,
+	.release = timed_release,
+	.flush = timed_flush,
+	.fsync = timed_fsync,
+	.read = timed_read,
+	.write_buf = timed_write_buf,
+	.fallocate = timed_fallocate,
+	.copy_file_range = timed_copy_file_range,
+	.lseek = timed_lseek,
+	.getxattr = timed_getxattr,
+	.listxattr = timed_listxattr,
+	.setxattr = timed_setxattr,
+	.removexattr = timed_removexattr,
 };

@@ -279,10 +279,12 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].fd = open_file_of(fi)->fd;
 	out.buf[0].pos = off;
 	res = fuse_buf_copy(&out, in, 0);
-	if (res < 0)
+	if (res < 0) {
 		mmapfs_reply_err(req, (int)res);
-	else
-		fuse_reply_write(req, (size_t)res);
+		return;
+	}
+	stats_add(&mmapfs_of(req)->stats.bytes_written, (guint64)res);
+	fuse_reply_write(req, (size_t)res);
 }
 
 void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
@@ -359,10 +361,12 @@ static void read_fd(fuse_req_t req, struct open_file *fh, size_t size,
 	char *buf = read_buffer(size);
 	ssize_t n = pread(fh->fd, buf, size, off);
 
-	if (n < 0)
+	if (n < 0) {
 		mmapfs_reply_err(req, -errno);
-	else
-		fuse_reply_buf(req, buf, n);
+		return;
+	}
+	stats_add(&mmapfs_of(req)->stats.bytes_from_pread, (guint64)n);
+	fuse_reply_buf(req, buf, n);
 }
 
 /* Offset of the first byte of the mapping's last page. */
@@ -451,6 +455,7 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_fd(req, fh, size, off);
 		return;
 	}
+	stats_add(&fs->stats.bytes_from_maps, n);
 	/* A random miss in the kernel's cache: let it have the window. */
 	job = fs->pusher ? pusher_prepare(fs->pusher, ino, fh->node, m, off, n) : NULL;
 	res = fuse_reply_buf(req, m->addr + off, n);

@@ -46,11 +46,7 @@ static ssize_t node_xattr(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
 	return res;
 }
 
-/*
- * Shared tail of getxattr and listxattr: with size 0 the caller asks how
- * large the value is, otherwise for the value itself.
- */
-static void reply_xattr(fuse_req_t req, size_t size, ssize_t n,
+void mmapfs_reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 			const char *buf)
 {
 	if (n < 0)
@@ -64,21 +60,26 @@ static void reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 void mmapfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	g_autofree char *buf = size ? g_malloc(size) : NULL;
+	g_autofree char *buf = NULL;
 
-	reply_xattr(req, size, node_xattr(req, ino, GET, name, buf, size, 0), buf);
+	if (mmapfs_ctl_getxattr(req, ino, name, size))
+		return;
+	buf = size ? g_malloc(size) : NULL;
+	mmapfs_reply_xattr(req, size, node_xattr(req, ino, GET, name, buf, size, 0), buf);
 }
 
 void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
 
-	reply_xattr(req, size, node_xattr(req, ino, LIST, NULL, buf, size, 0), buf);
+	mmapfs_reply_xattr(req, size, node_xattr(req, ino, LIST, NULL, buf, size, 0), buf);
 }
 
 void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	if (mmapfs_ctl_setxattr(req, ino, name, value, size))
+		return;
 	mmapfs_reply_err(req, (int)node_xattr(req, ino, SET, name, (void *)value,
 					      size, flags));
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mmapfs/log.h"
 #include "mmapfs/options.h"
 #include "mmapfs/watcher.h"
 
@@ -143,6 +144,28 @@ static gboolean set_watcher(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+static gboolean set_log_level(struct mmapfs_options *opts, const char *value,
+			      GError **error)
+{
+	static const char *const names[] = {
+		[MMAPFS_LOG_ERROR] = "error",
+		[MMAPFS_LOG_WARN] = "warn",
+		[MMAPFS_LOG_INFO] = "info",
+		[MMAPFS_LOG_DEBUG] = "debug",
+		NULL,
+	};
+	int i = find_word(names, value);
+
+	if (i < 0) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid log_level '%s': expected error, warn, info or debug",
+			    value);
+		return FALSE;
+	}
+	opts->log_level = i;
+	return TRUE;
+}
+
 static gboolean set_push(struct mmapfs_options *opts, const char *value,
 			 GError **error)
 {
@@ -191,6 +214,9 @@ static const struct option_row option_table[] = {
 	  set_push },
 	{ "timeout", "SECONDS", "1 with cache=timeout, 60 with cache=watched",
 	  "how long the kernel may cache names and attributes", set_timeout },
+	{ "log_level", "LEVEL", "info",
+	  "error, warn, info or debug: which messages to log (to stderr in the "
+	  "foreground, to syslog once detached)", set_log_level },
 };
 
 /* Parser state while fuse_opt_parse() runs. */
@@ -333,6 +359,7 @@ enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
 	opts->max_maps = MMAPFS_DEFAULT_MAX_MAPS;
 	opts->max_mapped = MMAPFS_DEFAULT_MAX_MAPPED;
 	opts->timeout = -1;
+	opts->log_level = MMAPFS_LOG_INFO;
 	opts->push = MMAPFS_DEFAULT_PUSH;
 	st.positional = positional;
 

@@ -41,7 +41,7 @@ struct pusher {
 	GThread *thread;
 	GMutex lock;
 	GHashTable *pushed;        /* window keys; protected by lock */
-	guint64 stores, invalidated;  /* owned by the pusher thread */
+	guint64 stores, invalidated;  /* (atomic) written by the pusher thread */
 };
 
 static struct push_job stop;        /* the queue's last item */
@@ -69,13 +69,13 @@ static void push(struct pusher *p, struct push_job *j)
 	buf.buf[0].mem = (void *)(j->map->addr + j->start);
 	if (fuse_lowlevel_notify_store(p->se, j->ino, j->start, &buf, 0) != 0)
 		return;
-	p->stores++;
+	__atomic_fetch_add(&p->stores, 1, __ATOMIC_RELAXED);
 	/* A writer opened, or the size changed, while we stored: what we
 	 * stored may be older than what the kernel had. */
 	if (g_atomic_int_get(&node->writers) ||
 	    g_atomic_int_get(&node->data_gen) != gen) {
 		fuse_lowlevel_notify_inval_inode(p->se, j->ino, j->start, j->len);
-		p->invalidated++;
+		__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -169,6 +169,12 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 	inode_hold(p->inodes, node);
 	mapcache_pin(p->maps, m);
 	return j;
+}
+
+void pusher_counts(struct pusher *p, guint64 *stores, guint64 *invalidated)
+{
+	*stores = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
+	*invalidated = __atomic_load_n(&p->invalidated, __ATOMIC_RELAXED);
 }
 
 void pusher_submit(struct pusher *p, struct push_job *job)

@@ -5,7 +5,11 @@
  * SIGBUS recovered), never one per request.  Messages follow git's style:
  * what failed first, the subject quoted, lower case, no full stop.
  *
- * Thread-safe: each message is written with one write(2) call to stderr.
+ * Messages go to stderr (the daemon in the foreground), or to syslog (the
+ * journal) once mmapfs_log_use_syslog() was called (the daemon detached).
+ *
+ * Thread-safe: each message is written with one write(2) call to stderr,
+ * or one syslog(3) call.
  */
 #ifndef MMAPFS_LOG_H
 #define MMAPFS_LOG_H
@@ -21,6 +25,9 @@ enum mmapfs_log_level {
 
 /* Messages above this level are dropped.  Set once, before threads start. */
 void mmapfs_log_set_level(enum mmapfs_log_level level);
+
+/* From now on, messages go to syslog.  Call before threads start. */
+void mmapfs_log_use_syslog(void);
 
 void mmapfs_log(enum mmapfs_log_level level, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);

@@ -6,7 +6,9 @@
  * cache is a GHashTable keyed by backing inode (st_dev, st_ino) plus an LRU
  * list, under a budget: at every moment at most max_maps mappings exist and
  * at most max_mapped bytes (page-rounded) are mapped, counting mappings that
- * are being created and mappings that were replaced but are still pinned.
+ * are being created and mappings that were replaced but are still pinned
+ * (limits lowered by mapcache_set_limits() below what pinned mappings hold
+ * are the one exception, until those are put back).
  *
  * PIN RULE: a mapping returned by mapcache_lookup() or mapcache_get() is
  * pinned; it stays mapped, at the same address and length, until the caller
@@ -104,6 +106,14 @@ void mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 
 /* Drops every unpinned mapping. */
 void mapcache_drop_all(struct mapcache *mc);
+
+/*
+ * Changes the limits (both at least 1), evicting unpinned mappings until
+ * what exists fits.  Returns false when pinned mappings keep it over: then
+ * it fits once they are put back and the next mapping is made.
+ */
+bool mapcache_set_limits(struct mapcache *mc, unsigned max_maps,
+			 uint64_t max_mapped);
 
 void mapcache_get_stats(struct mapcache *mc, struct mapcache_stats *out);
 

@@ -13,12 +13,15 @@
 #ifndef MMAPFS_OPS_H
 #define MMAPFS_OPS_H
 
+#include <stdbool.h>
+
 #include <fuse_lowlevel.h>
 
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
 #include "mmapfs/options.h"
 #include "mmapfs/pusher.h"
+#include "mmapfs/stats.h"
 #include "mmapfs/watcher.h"
 
 /* The state of one mount, reached from a request by fuse_req_userdata(). */
@@ -31,6 +34,7 @@ struct mmapfs {
 	size_t page_size;
 	struct pusher *pusher;               /* NULL when push=0 */
 	struct watcher *watcher;             /* with cache=watched only */
+	struct stats stats;                  /* atomic counters */
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never
@@ -61,6 +65,28 @@ static inline int mmapfs_node_fd(fuse_req_t req, const struct inode *node)
 
 /* Records a handle given to the kernel (fi->fh); free_fn frees it. */
 void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn);
+
+/*
+ * Replies to getxattr or listxattr: with size 0 the caller asks how large
+ * the value (n bytes, or a negative errno) is, otherwise for the value.
+ */
+void mmapfs_reply_xattr(fuse_req_t req, size_t size, ssize_t n,
+			const char *buf);
+
+/* Gathers every counter of the mount (ops_ctl.c). */
+void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out);
+
+/*
+ * The mount's control interface, reached as extended attributes of the
+ * mount's root (ops_ctl.c): reading user.mmapfs.stats (text) or
+ * user.mmapfs.stats.json, writing user.mmapfs.ctl ("drop", or "limits
+ * max_maps=N max_mapped=SIZE").  Each returns true when name is one of
+ * them, having replied to the request.
+ */
+bool mmapfs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size);
+bool mmapfs_ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size);
 
 /* Forgets a handle the kernel released; the caller frees it. */
 void mmapfs_handle_untrack(struct mmapfs *fs, void *handle);

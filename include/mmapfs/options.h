@@ -59,6 +59,7 @@ struct mmapfs_options {
 	enum mmapfs_cache_mode cache;
 	enum mmapfs_watcher watcher;
 	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
+	int log_level;          /* enum mmapfs_log_level */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
 

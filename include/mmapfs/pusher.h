@@ -61,4 +61,7 @@ void pusher_submit(struct pusher *p, struct push_job *job);
 /* Drops a prepared job. */
 void pusher_cancel(struct pusher *p, struct push_job *job);
 
+/* Windows stored so far, and windows invalidated again after storing. */
+void pusher_counts(struct pusher *p, guint64 *stores, guint64 *invalidated);
+
 #endif

@@ -1,0 +1,97 @@
+/*
+ * stats.h - what the daemon counts, and how the counts are shown.
+ *
+ * Counters are 64-bit and updated with relaxed atomic adds: no lock on the
+ * request path, and a reader sees each counter whole (not all of them at
+ * one instant).  Every request is counted by its operation, with the time
+ * its handler took in a log2 histogram of microseconds.
+ *
+ * A snapshot gathers the counters with what other modules count (the
+ * mapping cache, the SIGBUS guard, the watcher, the pusher) and is shown
+ * as text (one "name value" pair per line, for people and for mmapfs-ctl)
+ * or as JSON.
+ */
+#ifndef MMAPFS_STATS_H
+#define MMAPFS_STATS_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "mmapfs/mapcache.h"
+
+enum stats_op {
+	STATS_LOOKUP, STATS_FORGET, STATS_GETATTR, STATS_SETATTR,
+	STATS_READLINK, STATS_ACCESS, STATS_STATFS, STATS_OPENDIR,
+	STATS_READDIR, STATS_READDIRPLUS, STATS_FSYNCDIR, STATS_RELEASEDIR,
+	STATS_MKNOD, STATS_MKDIR, STATS_SYMLINK, STATS_LINK, STATS_UNLINK,
+	STATS_RMDIR, STATS_RENAME, STATS_OPEN, STATS_CREATE, STATS_RELEASE,
+	STATS_FLUSH, STATS_FSYNC, STATS_READ, STATS_WRITE, STATS_FALLOCATE,
+	STATS_COPY_FILE_RANGE, STATS_LSEEK, STATS_GETXATTR, STATS_LISTXATTR,
+	STATS_SETXATTR, STATS_REMOVEXATTR,
+	STATS_N_OPS
+};
+
+/* Bucket i counts requests that took less than 2^i microseconds (and at
+ * least 2^(i-1)); the last bucket counts everything slower. */
+#define STATS_BUCKETS 24
+
+struct stats_op_counts {
+	guint64 requests;
+	guint64 total_ns;
+	guint64 buckets[STATS_BUCKETS];
+};
+
+/* The daemon's own counters (all atomic). */
+struct stats {
+	struct stats_op_counts ops[STATS_N_OPS];
+	guint64 errors;             /* replies with an error */
+	guint64 bytes_from_maps;    /* read bytes answered from mappings */
+	guint64 bytes_from_pread;   /* ... and with pread */
+	guint64 bytes_written;
+	gint64 started_us;          /* g_get_monotonic_time() at mount */
+};
+
+/* The name of an operation ("read"). */
+const char *stats_op_name(enum stats_op op);
+
+/* Monotonic nanoseconds, for stats_op_done(). */
+guint64 stats_now_ns(void);
+
+/* Counts one request of op that started at start_ns. */
+void stats_op_done(struct stats *s, enum stats_op op, guint64 start_ns);
+
+static inline void stats_add(guint64 *counter, guint64 n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* The histogram bucket of a duration. */
+unsigned stats_bucket(guint64 ns);
+
+/* Everything, gathered at one moment (counter by counter). */
+struct stats_snapshot {
+	double uptime_s;
+	struct stats_op_counts ops[STATS_N_OPS];
+	guint64 requests, errors;
+	guint64 bytes_from_maps, bytes_from_pread, bytes_written;
+	struct mapcache_stats maps;
+	guint64 sigbus_recovered;
+	unsigned inodes;
+	const char *cache_mode;     /* "watched", "timeout", "none" */
+	const char *watcher;        /* "fanotify", "inotify" or NULL */
+	guint64 watcher_events, watcher_own_events;
+	guint64 pushed_windows, push_invalidated;
+};
+
+/* Copies the daemon's own counters into *out (the rest is the caller's). */
+void stats_read(struct stats *s, struct stats_snapshot *out);
+
+/* Appends the snapshot as "name value" lines, or as one JSON object. */
+void stats_format_text(const struct stats_snapshot *snap, GString *out);
+void stats_format_json(const struct stats_snapshot *snap, GString *out);
+
+/* The one-line summary SIGUSR1 logs. */
+char *stats_summary_line(const struct stats_snapshot *snap);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * stats.c - see include/mmapfs/stats.h.
+ */
+#include <stdbool.h>
+#include <time.h>
+
+#include "mmapfs/stats.h"
+
+static const char *const op_names[STATS_N_OPS] = {
+	[STATS_LOOKUP] = "lookup", [STATS_FORGET] = "forget",
+	[STATS_GETATTR] = "getattr", [STATS_SETATTR] = "setattr",
+	[STATS_READLINK] = "readlink", [STATS_ACCESS] = "access",
+	[STATS_STATFS] = "statfs", [STATS_OPENDIR] = "opendir",
+	[STATS_READDIR] = "readdir", [STATS_READDIRPLUS] = "readdirplus",
+	[STATS_FSYNCDIR] = "fsyncdir", [STATS_RELEASEDIR] = "releasedir",
+	[STATS_MKNOD] = "mknod", [STATS_MKDIR] = "mkdir",
+	[STATS_SYMLINK] = "symlink", [STATS_LINK] = "link",
+	[STATS_UNLINK] = "unlink", [STATS_RMDIR] = "rmdir",
+	[STATS_RENAME] = "rename", [STATS_OPEN] = "open",
+	[STATS_CREATE] = "create", [STATS_RELEASE] = "release",
+	[STATS_FLUSH] = "flush", [STATS_FSYNC] = "fsync", [STATS_READ] = "read",
+	[STATS_WRITE] = "write", [STATS_FALLOCATE] = "fallocate",
+	[STATS_COPY_FILE_RANGE] = "copy_file_range", [STATS_LSEEK] = "lseek",
+	[STATS_GETXATTR] = "getxattr", [STATS_LISTXATTR] = "listxattr",
+	[STATS_SETXATTR] = "setxattr", [STATS_REMOVEXATTR] = "removexattr",
+};
+
+const char *stats_op_name(enum stats_op op)
+{
+	return op < STATS_N_OPS ? op_names[op] : "?";
+}
+
+guint64 stats_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
+}
+
+unsigned stats_bucket(guint64 ns)
+{
+	guint64 us = ns / 1000;
+	unsigned b = 0;
+
+	while (us && b < STATS_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	return b;
+}
+
+void stats_op_done(struct stats *s, enum stats_op op, guint64 start_ns)
+{
+	struct stats_op_counts *c = &s->ops[op];
+	guint64 ns = stats_now_ns() - start_ns;
+
+	stats_add(&c->requests, 1);
+	stats_add(&c->total_ns, ns);
+	stats_add(&c->buckets[stats_bucket(ns)], 1);
+}
+
+static guint64 load(const guint64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void stats_read(struct stats *s, struct stats_snapshot *out)
+{
+	out->uptime_s = (double)(g_get_monotonic_time() - s->started_us) / G_USEC_PER_SEC;
+	out->requests = 0;
+	for (int i = 0; i < STATS_N_OPS; i++) {
+		out->ops[i].requests = load(&s->ops[i].requests);
+		out->ops[i].total_ns = load(&s->ops[i].total_ns);
+		for (int b = 0; b < STATS_BUCKETS; b++)
+			out->ops[i].buckets[b] = load(&s->ops[i].buckets[b]);
+		out->requests += out->ops[i].requests;
+	}
+	out->errors = load(&s->errors);
+	out->bytes_from_maps = load(&s->bytes_from_maps);
+	out->bytes_from_pread = load(&s->bytes_from_pread);
+	out->bytes_written = load(&s->bytes_written);
+}
+
+/* The upper bound, in microseconds, of the bucket holding quantile q. */
+static guint64 quantile_us(const struct stats_op_counts *c, double q)
+{
+	guint64 total = 0, seen = 0;
+
+	for (int b = 0; b < STATS_BUCKETS; b++)
+		total += c->buckets[b];
+	if (!total)
+		return 0;
+	for (int b = 0; b < STATS_BUCKETS; b++) {
+		seen += c->buckets[b];
+		if ((double)seen >= q * (double)total)
+			return (guint64)1 << b;
+	}
+	return (guint64)1 << (STATS_BUCKETS - 1);
+}
+
+static double mean_us(const struct stats_op_counts *c)
+{
+	return c->requests ? (double)c->total_ns / (double)c->requests / 1000 : 0;
+}
+
+/* Name and value of every scalar, in order: one table for both formats. */
+struct scalar {
+	const char *name;
+	guint64 value;
+};
+
+static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
+{
+	const struct mapcache_stats *m = &s->maps;
+	unsigned n = 0;
+
+#define ADD(name_, value_) (out[n++] = (struct scalar){ name_, (guint64)(value_) })
+	ADD("requests", s->requests);
+	ADD("errors", s->errors);
+	ADD("bytes_read", s->bytes_from_maps + s->bytes_from_pread);
+	ADD("bytes_from_maps", s->bytes_from_maps);
+	ADD("bytes_from_pread", s->bytes_from_pread);
+	ADD("bytes_written", s->bytes_written);
+	ADD("map_hits", m->hits);
+	ADD("map_misses", m->misses);
+	ADD("maps_created", m->created);
+	ADD("maps_evicted", m->evicted);
+	ADD("maps_remapped", m->remapped);
+	ADD("maps_dropped", m->invalidated);
+	ADD("map_refused", m->refused);
+	ADD("map_failures", m->map_failures);
+	ADD("maps_live", m->n_maps);
+	ADD("mapped_bytes", m->mapped_bytes);
+	ADD("maps_pinned", m->pinned);
+	ADD("max_maps", m->max_maps);
+	ADD("max_mapped", m->max_mapped);
+	ADD("sigbus_recovered", s->sigbus_recovered);
+	ADD("inodes", s->inodes);
+	ADD("watcher_events", s->watcher_events);
+	ADD("watcher_own_events", s->watcher_own_events);
+	ADD("pushed_windows", s->pushed_windows);
+	ADD("push_invalidated", s->push_invalidated);
+#undef ADD
+	return n;
+}
+
+#define MAX_SCALARS 32
+
+void stats_format_text(const struct stats_snapshot *s, GString *out)
+{
+	struct scalar sc[MAX_SCALARS];
+	unsigned n = scalars(s, sc);
+
+	g_string_append_printf(out, "uptime_s %.1f\n", s->uptime_s);
+	g_string_append_printf(out, "cache %s\n", s->cache_mode);
+	g_string_append_printf(out, "watcher %s\n", s->watcher ? s->watcher : "none");
+	for (unsigned i = 0; i < n; i++)
+		g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n",
+				       sc[i].name, sc[i].value);
+	for (int op = 0; op < STATS_N_OPS; op++) {
+		const struct stats_op_counts *c = &s->ops[op];
+
+		if (!c->requests)
+			continue;
+		g_string_append_printf(out, "op.%s.requests %" G_GUINT64_FORMAT "\n",
+				       op_names[op], c->requests);
+		g_string_append_printf(out, "op.%s.mean_us %.1f\n", op_names[op], mean_us(c));
+		g_string_append_printf(out, "op.%s.p50_us %" G_GUINT64_FORMAT "\n",
+				       op_names[op], quantile_us(c, 0.5));
+		g_string_append_printf(out, "op.%s.p99_us %" G_GUINT64_FORMAT "\n",
+				       op_names[op], quantile_us(c, 0.99));
+		g_string_append_printf(out, "op.%s.histogram_us", op_names[op]);
+		for (int b = 0; b < STATS_BUCKETS; b++)
+			if (c->buckets[b])
+				g_string_append_printf(out, " <%" G_GUINT64_FORMAT ":%"
+						       G_GUINT64_FORMAT,
+						       (guint64)1 << b, c->buckets[b]);
+		g_string_append_c(out, '\n');
+	}
+}
+
+void stats_format_json(const struct stats_snapshot *s, GString *out)
+{
+	struct scalar sc[MAX_SCALARS];
+	unsigned n = scalars(s, sc);
+	bool first = true;
+
+	g_string_append_printf(out, "{\"uptime_s\":%.1f,\"cache\":\"%s\",\"watcher\":",
+			       s->uptime_s, s->cache_mode);
+	if (s->watcher)
+		g_string_append_printf(out, "\"%s\"", s->watcher);
+	else
+		g_string_append(out, "null");
+	for (unsigned i = 0; i < n; i++)
+		g_string_append_printf(out, ",\"%s\":%" G_GUINT64_FORMAT,
+				       sc[i].name, sc[i].value);
+	g_string_append(out, ",\"ops\":{");
+	for (int op = 0; op < STATS_N_OPS; op++) {
+		const struct stats_op_counts *c = &s->ops[op];
+		bool first_bucket = true;
+
+		if (!c->requests)
+			continue;
+		g_string_append_printf(out, "%s\"%s\":{\"requests\":%" G_GUINT64_FORMAT
+				       ",\"mean_us\":%.1f,\"p50_us\":%" G_GUINT64_FORMAT
+				       ",\"p99_us\":%" G_GUINT64_FORMAT ",\"histogram_us\":{",
+				       first ? "" : ",", op_names[op], c->requests,
+				       mean_us(c), quantile_us(c, 0.5), quantile_us(c, 0.99));
+		first = false;
+		for (int b = 0; b < STATS_BUCKETS; b++) {
+			if (!c->buckets[b])
+				continue;
+			g_string_append_printf(out, "%s\"%" G_GUINT64_FORMAT "\":%"
+					       G_GUINT64_FORMAT, first_bucket ? "" : ",",
+					       (guint64)1 << b, c->buckets[b]);
+			first_bucket = false;
+		}
+		g_string_append(out, "}}");
+	}
+	g_string_append(out, "}}\n");
+}
+
+char *stats_summary_line(const struct stats_snapshot *s)
+{
+	guint64 read = s->bytes_from_maps + s->bytes_from_pread;
+	guint64 lookups = s->maps.hits + s->maps.misses;
+
+	return g_strdup_printf(
+		"stats: %" G_GUINT64_FORMAT " requests (%" G_GUINT64_FORMAT " errors) in %.0f s; "
+		"%.1f MiB read, %.0f%% from mappings; %.1f MiB written; "
+		"%u/%u mappings live, %.1f MiB mapped, %.0f%% hits; "
+		"%" G_GUINT64_FORMAT " SIGBUS recovered; %" G_GUINT64_FORMAT
+		" watcher events; %u inodes",
+		s->requests, s->errors, s->uptime_s, read / 1048576.0,
+		read ? 100.0 * s->bytes_from_maps / read : 0.0,
+		s->bytes_written / 1048576.0, s->maps.n_maps, s->maps.max_maps,
+		s->maps.mapped_bytes / 1048576.0,
+		lookups ? 100.0 * s->maps.hits / lookups : 0.0,
+		s->sigbus_recovered, s->watcher_events, s->inodes);
+}
