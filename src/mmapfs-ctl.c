@@ -55,8 +55,9 @@ static G_GNUC_NORETURN void die_errno(const char *mnt, int e)
 {
 	if (e == ENODATA || e == ENOTSUP || e == EOPNOTSUPP)
 		die(1, "'%s' is not an mmapfs mount point", mnt);
-	if (e == EPERM)
-		die(1, "'%s': only root or the daemon's user may control it", mnt);
+	if (e == EPERM || e == EACCES)
+		die(1, "'%s': only root or the daemon's user may control it (%s)",
+		    mnt, g_strerror(e));
 	if (e == EINVAL)
 		die(1, "'%s': the daemon refused the command", mnt);
 	die(1, "'%s': %s", mnt, g_strerror(e));

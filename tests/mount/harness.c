@@ -169,6 +169,12 @@ void mount_adopt(struct mount *m, pid_t pid)
 	live_add(m);
 }
 
+void mount_track(struct mount *m)
+{
+	if (live_slot(m) < 0)
+		live_add(m);
+}
+
 /* Runs in the daemon's process before exec: its descriptor limit. */
 static void limit_nofile(gpointer data)
 {

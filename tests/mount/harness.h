@@ -65,6 +65,12 @@ void mount_start(struct mount *m, const char *const *extra);
  */
 void mount_adopt(struct mount *m, pid_t pid);
 
+/*
+ * Takes charge of a mount at m->mnt that a script made (its daemon is no
+ * child of ours): it is detached in an emergency.
+ */
+void mount_track(struct mount *m);
+
 /* Unmounts and reaps the daemon; returns its wait status (0: clean exit). */
 int mount_stop(struct mount *m);
 

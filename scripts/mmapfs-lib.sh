@@ -1,0 +1,60 @@
+# mmapfs-lib.sh - what mmapfs-mount, mmapfs-umount and with-mmapfs share.
+# Sourced, not run.
+
+# The daemon: $MMAPFS, or next to this script (an installed bin/ beside
+# sbin/, or the source tree's build/), or the PATH.
+find_mmapfs() {
+	local here
+	here=$(dirname "$(readlink -f "$0")")
+	for candidate in "${MMAPFS:-}" "$here/../sbin/mmapfs" "$here/../build/mmapfs" \
+		"$(command -v mmapfs 2>/dev/null)" /usr/local/sbin/mmapfs /usr/sbin/mmapfs; do
+		if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+			echo "$candidate"
+			return 0
+		fi
+	done
+	return 1
+}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+usage_error() {
+	echo "$prog: $* (see --help)" >&2
+	exit 2
+}
+
+is_fuse_mount() {   # path: mounted, and answering, from FUSE
+	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
+}
+
+is_dead_mount() {   # path: a FUSE mount whose daemon is gone
+	local err
+	# statfs always reaches the daemon; a stat may be answered from cache.
+	err=$(stat -f "$1" 2>&1 >/dev/null) && return 1
+	case "$err" in
+	*"Transport endpoint is not connected"*|*"Software caused connection abort"*) return 0 ;;
+	esac
+	return 1
+}
+
+# The daemons serving mount point $1 (an absolute path): mmapfs processes
+# whose last argument is that path.
+daemon_pids() {
+	local dir pid last
+	for dir in /proc/[0-9]*; do
+		pid=${dir#/proc/}
+		[ "$(cat "$dir/comm" 2>/dev/null)" = mmapfs ] || continue
+		last=$(tr '\0' '\n' < "$dir/cmdline" 2>/dev/null | tail -n 1)
+		[ -n "$last" ] || continue
+		case "$last" in
+		/*) ;;
+		*) last="$(readlink "$dir/cwd" 2>/dev/null)/$last" ;;
+		esac
+		if [ "$(readlink -m "$last")" = "$1" ]; then
+			echo "$pid"
+		fi
+	done
+}
