@@ -408,6 +408,15 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 		g_atomic_int_set(&fh->node->read_by_fd, 1);
 		log_debug("cannot map inode %lu: %s", (unsigned long)st.st_ino,
 			  g_strerror(-res));
+	} else if (res != -EFBIG && res != -ENOSPC) {
+		/* mmap() refused (vm.max_map_count, address space): pread
+		 * serves the read; said once, not once per read. */
+		static gint warned;
+
+		if (!g_atomic_int_exchange(&warned, 1))
+			log_warn("cannot map inode %lu: %s: reading with pread "
+				 "meanwhile (said once; see map_failures in the stats)",
+				 (unsigned long)st.st_ino, g_strerror(-res));
 	}
 	return NULL;
 }
