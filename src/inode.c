@@ -323,14 +323,22 @@ unsigned inode_table_size(struct inode_table *t)
 	return n;
 }
 
-/* open_by_handle_at() for node; ESTALE (the file is gone) as ENOENT. */
+/*
+ * open_by_handle_at() for node.  A file that is gone answers ESTALE, or,
+ * on ext4 while its inode is being freed, ENOMEM (measured: a file deleted
+ * and recreated behind a reader); both become ENOENT, what an open of the
+ * name would say now.  ENOMEM is tried once more first, in case memory
+ * really was short.
+ */
 static int open_handle(struct inode_table *t, const struct inode *node,
 		       int flags)
 {
 	int fd = open_by_handle_at(t->mount_fd, node->handle, flags | O_CLOEXEC);
 
+	if (fd < 0 && errno == ENOMEM)
+		fd = open_by_handle_at(t->mount_fd, node->handle, flags | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ESTALE ? -ENOENT : -errno;
+		return errno == ESTALE || errno == ENOMEM ? -ENOENT : -errno;
 	return fd;
 }
 

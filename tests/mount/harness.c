@@ -147,6 +147,8 @@ char *mount_daemon_state(struct mount *m)
 		return g_strdup("not running");
 	if (waitpid(m->pid, &status, WNOHANG) != m->pid)
 		return g_strdup("running");
+	if (live_slot(m) >= 0)
+		live[live_slot(m)].pid = 0;
 	m->pid = 0;
 	if (WIFSIGNALED(status))
 		return g_strdup_printf("killed by signal %d (%s)", WTERMSIG(status),
@@ -175,21 +177,28 @@ void mount_track(struct mount *m)
 		live_add(m);
 }
 
-/* Runs in the daemon's process before exec: its descriptor limit. */
-static void limit_nofile(gpointer data)
+/* Runs in the daemon's process before exec: its limits. */
+static void set_limits(gpointer data)
 {
-	unsigned n = GPOINTER_TO_UINT(data);
-	struct rlimit rl = { n, n };
+	const struct mount *m = data;
 
-	if (n)
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (m->nofile)
+		setrlimit(RLIMIT_NOFILE, &(struct rlimit){ m->nofile, m->nofile });
+	if (m->max_as)
+		setrlimit(RLIMIT_AS, &(struct rlimit){ m->max_as, m->max_as });
+}
+
+static bool under_valgrind(void)
+{
+	return !g_strcmp0(g_getenv("MMAPFS_VALGRIND"), "1");
 }
 
 /* Waits until path answers from a FUSE filesystem served by *pid. */
 static void wait_fuse(struct mount *m, const char *path, GPid *pid,
 		      const char *what)
 {
-	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	int secs = under_valgrind() ? 120 : 20;
+	gint64 deadline = g_get_monotonic_time() + secs * G_USEC_PER_SEC;
 	g_autofree char *msg = NULL;
 
 	for (;;) {
@@ -211,7 +220,8 @@ static void wait_fuse(struct mount *m, const char *path, GPid *pid,
 			fail_with_log(m, msg);
 		}
 		if (g_get_monotonic_time() > deadline) {
-			msg = g_strdup_printf("%s's mount was not ready within 20 s", what);
+			msg = g_strdup_printf("%s's mount was not ready within %d s",
+					      what, secs);
 			fail_with_log(m, msg);
 		}
 		g_usleep(5000);
@@ -285,6 +295,15 @@ void mount_start(struct mount *m, const char *const *extra)
 	int logfd;
 
 	start_backing(m);
+	if (under_valgrind()) {
+		static const char *const vg[] = {
+			"valgrind", "--tool=memcheck", "--error-exitcode=99",
+			"--leak-check=full", "--errors-for-leak-kinds=definite",
+			"--show-leak-kinds=definite", "--track-fds=no", "-q",
+		};
+		for (size_t i = 0; i < G_N_ELEMENTS(vg); i++)
+			g_ptr_array_add(argv, (char *)vg[i]);
+	}
 	g_ptr_array_add(argv, (char *)g_getenv("MMAPFS_BIN"));
 	g_ptr_array_add(argv, (char *)"-f");
 	for (int i = 0; extra && extra[i]; i++)
@@ -296,9 +315,8 @@ void mount_start(struct mount *m, const char *const *extra)
 	logfd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	g_assert_cmpint(logfd, >=, 0);
 	g_spawn_async_with_fds(NULL, (char **)argv->pdata, NULL,
-			       G_SPAWN_DO_NOT_REAP_CHILD, limit_nofile,
-			       GUINT_TO_POINTER(m->nofile), &m->pid,
-			       -1, logfd, logfd, &error);
+			       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+			       set_limits, m, &m->pid, -1, logfd, logfd, &error);
 	close(logfd);
 	g_assert_no_error(error);
 	if (live_slot(m) < 0)
@@ -325,7 +343,8 @@ int mount_stop(struct mount *m)
 		g_usleep(100000);    /* busy: a reader still closing */
 	}
 	if (m->pid > 0) {
-		deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+		deadline = g_get_monotonic_time() +
+			   (under_valgrind() ? 120 : 10) * G_USEC_PER_SEC;
 		for (;;) {
 			pid_t r = waitpid(m->pid, &status, WNOHANG);
 
@@ -394,6 +413,80 @@ void mount_src_tmpfs(struct mount *m, const char *size)
 
 	g_assert_cmpint(mount("tmpfs", m->src, "tmpfs", 0, opts), ==, 0);
 	m->src_is_tmpfs = true;
+}
+
+char **harness_env(const char *tmpdir)
+{
+	char **env = g_get_environ();
+
+	env = g_environ_setenv(env, "MMAPFS", g_getenv("MMAPFS_BIN"), TRUE);
+	if (tmpdir)
+		env = g_environ_setenv(env, "TMPDIR", tmpdir, TRUE);
+	return env;
+}
+
+int harness_exit_code(int status)
+{
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+int harness_run(const char *const *argv, const char *tmpdir, char **out,
+		char **err)
+{
+	g_auto(GStrv) env = harness_env(tmpdir);
+	g_autofree char *o = NULL, *e = NULL;
+	GError *error = NULL;
+	int status;
+
+	g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
+		     &o, &e, &status, &error);
+	g_assert_no_error(error);
+	g_test_message("$ %s%s%s -> %d%s%s", argv[0], argv[1] ? " " : "",
+		       argv[1] ? argv[1] : "", harness_exit_code(status),
+		       e && *e ? ": " : "", e && *e ? e : "");
+	if (out)
+		*out = g_steal_pointer(&o);
+	if (err)
+		*err = g_steal_pointer(&e);
+	return harness_exit_code(status);
+}
+
+char *harness_script(const char *name)
+{
+	return g_build_filename(g_getenv("MMAPFS_SCRIPTS"), name, NULL);
+}
+
+pid_t harness_find_daemon(const char *mnt)
+{
+	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+	const char *name;
+
+	while ((name = g_dir_read_name(proc))) {
+		g_autofree char *comm_path = g_strdup_printf("/proc/%s/comm", name);
+		g_autofree char *cmd_path = g_strdup_printf("/proc/%s/cmdline", name);
+		g_autofree char *comm = NULL, *cmd = NULL;
+		gsize len;
+		const char *last;
+
+		if (!g_ascii_isdigit(name[0]) ||
+		    !g_file_get_contents(comm_path, &comm, NULL, NULL) ||
+		    strcmp(comm, "mmapfs\n") ||
+		    !g_file_get_contents(cmd_path, &cmd, &len, NULL) || len < 2)
+			continue;
+		last = cmd + len - 1;
+		while (last > cmd && last[-1])
+			last--;
+		if (!strcmp(last, mnt))
+			return (pid_t)atoi(name);
+	}
+	return 0;
+}
+
+bool harness_sanitized(void)
+{
+	const char *s = g_getenv("MMAPFS_SANITIZE");
+
+	return s && *s && strcmp(s, "none");
 }
 
 char *src_path(const struct mount *m, const char *rel)

@@ -11,7 +11,9 @@
  * (SIGTERM), a crash - the harness detaches every mount it made and kills
  * every daemon it started, from a signal handler and from atexit().
  *
- * The daemon binary is $MMAPFS_BIN (set by tests/meson.build).
+ * The daemon binary is $MMAPFS_BIN (set by tests/meson.build).  With
+ * MMAPFS_VALGRIND=1 it runs under valgrind's memcheck, and exits non-zero
+ * (failing mount_stop()'s caller) on any error or definite leak.
  *
  * With MMAPFS_TEST_BACKING=bindfs in the environment, mount_start() first
  * mirrors src/ with bindfs at backing/ and gives mmapfs that as SOURCE: the
@@ -37,6 +39,7 @@ struct mount {
 	char *backing;  /* root/backing: bindfs of src/, or NULL */
 	GPid backing_pid;
 	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
+	unsigned long long max_as;  /* likewise, its RLIMIT_AS (bytes) */
 };
 
 /* Installs the emergency clean-up.  Call once from main(). */
@@ -94,6 +97,30 @@ bool mount_daemon_alive(struct mount *m);
  * failure messages.  Reaps the daemon if it has ended (m->pid becomes 0).
  */
 char *mount_daemon_state(struct mount *m);
+
+/*
+ * Runs argv (searched in PATH) to its end, with $MMAPFS set to the daemon
+ * (for the scripts) and $TMPDIR to tmpdir when given.  Returns its exit
+ * code (128+N when killed by signal N); its output in *out and *err when
+ * not NULL.
+ */
+int harness_run(const char *const *argv, const char *tmpdir, char **out,
+		char **err);
+
+/* The environment harness_run() gives. */
+char **harness_env(const char *tmpdir);
+
+/* Exit code of a wait status: 128+N when killed by signal N. */
+int harness_exit_code(int status);
+
+/* scripts/NAME in the source tree. */
+char *harness_script(const char *name);
+
+/* The mmapfs daemon serving mnt (whose last argument it is), or 0. */
+pid_t harness_find_daemon(const char *mnt);
+
+/* True when the daemon was built with a sanitizer (MMAPFS_SANITIZE). */
+bool harness_sanitized(void);
 
 /* Paths inside src/ and mnt/ (g_free them). */
 char *src_path(const struct mount *m, const char *rel);

@@ -32,56 +32,9 @@
 
 #include "harness.h"
 
-/* The environment of every command: the daemon for the scripts. */
-static char **command_env(const char *tmpdir)
-{
-	char **env = g_get_environ();
-
-	env = g_environ_setenv(env, "MMAPFS", g_getenv("MMAPFS_BIN"), TRUE);
-	if (tmpdir)
-		env = g_environ_setenv(env, "TMPDIR", tmpdir, TRUE);
-	return env;
-}
-
-/* Exit status of a wait status: 128+N when killed by signal N. */
-static int exit_code(int status)
-{
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
-
-/*
- * Runs argv (searched in PATH) to the end; returns its exit code, and its
- * output in *out and *err when not NULL.
- */
-static int run_full(const char *const *argv, const char *tmpdir, char **out,
-		    char **err)
-{
-	g_auto(GStrv) env = command_env(tmpdir);
-	g_autofree char *o = NULL, *e = NULL;
-	GError *error = NULL;
-	int status;
-
-	g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-		     &o, &e, &status, &error);
-	g_assert_no_error(error);
-	g_test_message("$ %s%s%s -> %d%s%s", argv[0], argv[1] ? " " : "",
-		       argv[1] ? argv[1] : "", exit_code(status),
-		       e && *e ? ": " : "", e && *e ? e : "");
-	if (out)
-		*out = g_steal_pointer(&o);
-	if (err)
-		*err = g_steal_pointer(&e);
-	return exit_code(status);
-}
-
 static int run(const char *const *argv, char **out)
 {
-	return run_full(argv, NULL, out, NULL);
-}
-
-static char *script(const char *name)
-{
-	return g_build_filename(g_getenv("MMAPFS_SCRIPTS"), name, NULL);
+	return harness_run(argv, NULL, out, NULL);
 }
 
 /* The value of "name value" in mmapfs-ctl's text statistics. */
@@ -179,7 +132,7 @@ static void test_ctl(void)
 			{ ctl, "stats", NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-			g_assert_cmpint(run_full(bad[i], NULL, NULL, &err), ==, 2);
+			g_assert_cmpint(harness_run(bad[i], NULL, NULL, &err), ==, 2);
 			assert_one_line(err);
 			g_clear_pointer(&err, g_free);
 		}
@@ -202,12 +155,12 @@ static void test_ctl(void)
 
 		/* The kernel refuses first (no write permission on the root,
 		 * default_permissions); with it, the daemon refuses. */
-		g_assert_cmpint(run_full(drop, NULL, NULL, &err), ==, 1);
+		g_assert_cmpint(harness_run(drop, NULL, NULL, &err), ==, 1);
 		g_assert_nonnull(strstr(err, "only root"));
 		g_assert_nonnull(strstr(err, "Permission denied"));
 		g_clear_pointer(&err, g_free);
 		g_assert_cmpint(chmod(m.src, 0777), ==, 0);
-		g_assert_cmpint(run_full(drop, NULL, NULL, &err), ==, 1);
+		g_assert_cmpint(harness_run(drop, NULL, NULL, &err), ==, 1);
 		g_assert_nonnull(strstr(err, "only root"));
 		g_assert_nonnull(strstr(err, "Operation not permitted"));
 		g_clear_pointer(&err, g_free);
@@ -217,7 +170,7 @@ static void test_ctl(void)
 	{
 		const char *argv[] = { ctl, "stats", m.root, NULL };
 
-		g_assert_cmpint(run_full(argv, NULL, NULL, &err), ==, 1);
+		g_assert_cmpint(harness_run(argv, NULL, NULL, &err), ==, 1);
 		g_assert_nonnull(strstr(err, "not an mmapfs mount point"));
 		g_clear_pointer(&err, g_free);
 	}
@@ -269,33 +222,6 @@ static void test_sigusr1_and_log_level(void)
 	mount_cleanup(&m);
 }
 
-/* The daemon serving mnt (an mmapfs whose last argument it is), or 0. */
-static pid_t find_daemon(const char *mnt)
-{
-	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-	const char *name;
-
-	while ((name = g_dir_read_name(proc))) {
-		g_autofree char *comm_path = g_strdup_printf("/proc/%s/comm", name);
-		g_autofree char *cmd_path = g_strdup_printf("/proc/%s/cmdline", name);
-		g_autofree char *comm = NULL, *cmd = NULL;
-		gsize len;
-		const char *last;
-
-		if (!g_ascii_isdigit(name[0]) ||
-		    !g_file_get_contents(comm_path, &comm, NULL, NULL) ||
-		    strcmp(comm, "mmapfs\n") ||
-		    !g_file_get_contents(cmd_path, &cmd, &len, NULL) || len < 2)
-			continue;
-		last = cmd + len - 1;
-		while (last > cmd && last[-1])
-			last--;
-		if (!strcmp(last, mnt))
-			return (pid_t)atoi(name);
-	}
-	return 0;
-}
-
 static void wait_gone(pid_t pid)
 {
 	for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++)
@@ -305,8 +231,8 @@ static void wait_gone(pid_t pid)
 
 static void test_mount_scripts(void)
 {
-	g_autofree char *mount_sh = script("mmapfs-mount");
-	g_autofree char *umount_sh = script("mmapfs-umount");
+	g_autofree char *mount_sh = harness_script("mmapfs-mount");
+	g_autofree char *umount_sh = harness_script("mmapfs-umount");
 	g_autofree char *f = NULL, *tf = NULL, *err = NULL;
 	const char *do_mount[] = { mount_sh, NULL, NULL, "-o", "max_maps=64", NULL };
 	const char *do_umount[] = { umount_sh, NULL, NULL };
@@ -329,9 +255,9 @@ static void test_mount_scripts(void)
 	mount_track(&m);
 	g_assert_cmpint(stat(tf, &st), ==, 0);
 	g_assert_cmpint(st.st_size, ==, 5000);
-	pid = find_daemon(m.mnt);
+	pid = harness_find_daemon(m.mnt);
 	g_assert_cmpint(pid, >, 0);
-	g_assert_cmpint(run_full(do_mount, NULL, NULL, &err), ==, 1);
+	g_assert_cmpint(harness_run(do_mount, NULL, NULL, &err), ==, 1);
 	g_assert_nonnull(strstr(err, "mounted already"));
 	g_clear_pointer(&err, g_free);
 
@@ -345,17 +271,17 @@ static void test_mount_scripts(void)
 		g_assert_cmpint(statvfs(m.mnt, &sv), ==, -1);
 		g_assert_cmpint(errno, ==, ENOTCONN);
 	}
-	g_assert_cmpint(run_full(do_mount, NULL, NULL, &err), ==, 0);
+	g_assert_cmpint(harness_run(do_mount, NULL, NULL, &err), ==, 0);
 	g_assert_nonnull(strstr(err, "cleared a dead mount"));
 	g_clear_pointer(&err, g_free);
 	g_assert_cmpint(stat(tf, &st), ==, 0);
-	pid = find_daemon(m.mnt);
+	pid = harness_find_daemon(m.mnt);
 	g_assert_cmpint(pid, >, 0);
 
 	/* Busy: refused; free: unmounted, and the daemon has exited. */
 	fd = open(tf, O_RDONLY);
 	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(run_full(do_umount, NULL, NULL, &err), ==, 1);
+	g_assert_cmpint(harness_run(do_umount, NULL, NULL, &err), ==, 1);
 	g_assert_nonnull(strstr(err, "busy"));
 	g_clear_pointer(&err, g_free);
 	g_assert_true(path_is_mounted(m.mnt));
@@ -363,13 +289,13 @@ static void test_mount_scripts(void)
 	g_assert_cmpint(run(do_umount, NULL), ==, 0);
 	g_assert_false(path_is_mounted(m.mnt));
 	g_assert_cmpint(kill(pid, 0), ==, -1);
-	g_assert_cmpint(run_full(do_umount, NULL, NULL, &err), ==, 1);
+	g_assert_cmpint(harness_run(do_umount, NULL, NULL, &err), ==, 1);
 	g_assert_nonnull(strstr(err, "not mounted"));
 	g_clear_pointer(&err, g_free);
 
 	/* --lazy detaches a busy mount; the daemon goes with the last user. */
 	g_assert_cmpint(run(do_mount, NULL), ==, 0);
-	pid = find_daemon(m.mnt);
+	pid = harness_find_daemon(m.mnt);
 	fd = open(tf, O_RDONLY);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(run(do_lazy, NULL), ==, 0);
@@ -391,7 +317,7 @@ static void assert_empty_dir(const char *dir)
 
 static void test_with_mmapfs(void)
 {
-	g_autofree char *with = script("with-mmapfs");
+	g_autofree char *with = harness_script("with-mmapfs");
 	g_autofree char *tmp = NULL, *f = NULL, *out = NULL, *err = NULL;
 	g_autofree char *cmd = NULL;
 	struct mount m;
@@ -407,7 +333,7 @@ static void test_with_mmapfs(void)
 				      "sh -c 'cat \"$MMAPFS_MNT/f\"; cat; exit 7'", with, m.src);
 		const char *argv[] = { "sh", "-c", cmd, NULL };
 
-		g_assert_cmpint(run_full(argv, tmp, &out, NULL), ==, 7);
+		g_assert_cmpint(harness_run(argv, tmp, &out, NULL), ==, 7);
 		g_assert_cmpstr(out, ==, "backing bytes\nfrom-stdin\n");
 		g_clear_pointer(&out, g_free);
 		g_clear_pointer(&cmd, g_free);
@@ -417,7 +343,7 @@ static void test_with_mmapfs(void)
 		const char *argv[] = { with, "--cd", m.src, "--", "sh", "-c",
 				       "test \"$(pwd)\" = \"$MMAPFS_MNT\" && cat f", NULL };
 
-		g_assert_cmpint(run_full(argv, tmp, &out, NULL), ==, 0);
+		g_assert_cmpint(harness_run(argv, tmp, &out, NULL), ==, 0);
 		g_assert_cmpstr(out, ==, "backing bytes\n");
 		g_clear_pointer(&out, g_free);
 		assert_empty_dir(tmp);
@@ -426,13 +352,13 @@ static void test_with_mmapfs(void)
 		/* COMMAND killed by a signal. */
 		const char *argv[] = { with, m.src, "--", "sh", "-c", "kill -9 $$", NULL };
 
-		g_assert_cmpint(run_full(argv, tmp, NULL, NULL), ==, 128 + SIGKILL);
+		g_assert_cmpint(harness_run(argv, tmp, NULL, NULL), ==, 128 + SIGKILL);
 		assert_empty_dir(tmp);
 	}
 	{
 		/* The script itself terminated while COMMAND runs. */
 		const char *argv[] = { with, m.src, "--", "sleep", "60", NULL };
-		g_auto(GStrv) env = command_env(tmp);
+		g_auto(GStrv) env = harness_env(tmp);
 		GError *error = NULL;
 		GPid pid;
 		int status, i;
@@ -446,14 +372,14 @@ static void test_with_mmapfs(void)
 			const char *name = d ? g_dir_read_name(d) : NULL;
 			g_autofree char *p = name ? g_build_filename(tmp, name, NULL) : NULL;
 
-			mounted = p && path_is_mounted(p) && find_daemon(p);
+			mounted = p && path_is_mounted(p) && harness_find_daemon(p);
 			if (!mounted)
 				g_usleep(10000);
 		}
 		g_assert_true(mounted);
 		kill(pid, SIGTERM);
 		g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-		g_assert_cmpint(exit_code(status), ==, 143);
+		g_assert_cmpint(harness_exit_code(status), ==, 143);
 		assert_empty_dir(tmp);
 	}
 	{
@@ -461,13 +387,13 @@ static void test_with_mmapfs(void)
 		const char *no_dashes[] = { with, m.src, "true", NULL };
 		const char *bad_option[] = { with, m.src, "-o", "max_maps=0", "--", "true", NULL };
 
-		g_assert_cmpint(run_full(no_source, tmp, NULL, &err), ==, 1);
+		g_assert_cmpint(harness_run(no_source, tmp, NULL, &err), ==, 1);
 		assert_one_line(err);
 		g_clear_pointer(&err, g_free);
-		g_assert_cmpint(run_full(no_dashes, tmp, NULL, &err), ==, 2);
+		g_assert_cmpint(harness_run(no_dashes, tmp, NULL, &err), ==, 2);
 		assert_one_line(err);
 		g_clear_pointer(&err, g_free);
-		g_assert_cmpint(run_full(bad_option, tmp, NULL, &err), ==, 1);
+		g_assert_cmpint(harness_run(bad_option, tmp, NULL, &err), ==, 1);
 		g_assert_nonnull(strstr(err, "max_maps"));
 		g_clear_pointer(&err, g_free);
 		assert_empty_dir(tmp);
@@ -480,14 +406,14 @@ static void test_script_usage(void)
 	static const char *const names[] = { "mmapfs-mount", "mmapfs-umount", "with-mmapfs" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		g_autofree char *path = script(names[i]);
+		g_autofree char *path = harness_script(names[i]);
 		g_autofree char *out = NULL, *err = NULL;
 		const char *help[] = { path, "--help", NULL };
 		const char *bare[] = { path, NULL };
 
 		g_assert_cmpint(run(help, &out), ==, 0);
 		g_assert_true(g_str_has_prefix(out, "usage: "));
-		g_assert_cmpint(run_full(bare, NULL, NULL, &err), ==, 2);
+		g_assert_cmpint(harness_run(bare, NULL, NULL, &err), ==, 2);
 		assert_one_line(err);
 		g_assert_true(g_str_has_prefix(err, names[i]));
 	}
