@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs what is missing, builds mmapfs, and runs every test: the whole
-# suite (unit tests and tests that mount for real) on a -Dwerror build and
-# again under AddressSanitizer and UBSan, and the mapping cache's tests
-# under ThreadSanitizer.  Needs root and /dev/fuse.
+# suite (unit tests, tests that mount for real, the core reads again with
+# the daemon under valgrind) on a -Dwerror build; again under
+# AddressSanitizer and UBSan; the concurrent tests under ThreadSanitizer;
+# and the option parser's libFuzzer target for a bounded time.  Needs root
+# and /dev/fuse.
 # The last line printed is 'N passed, N failed'.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,16 +43,32 @@ else
 	status=1
 fi
 
-# The mapping cache's concurrent test under ThreadSanitizer.  (Not the
-# SIGBUS guard's test: TSan takes over signal delivery, and a guard that
-# jumps out of a handler is outside what it models.)  TSan maps memory at
-# fixed places, so it runs without ASLR.
-if build build-tsan -Db_sanitize=thread -Dmount_tests=false -Dwerror=true; then
+# Under ThreadSanitizer: the mapping cache's concurrent test, and the mount
+# tests whose daemon never catches a SIGBUS (see tests/meson.build: TSan
+# takes over signal delivery, and a guard that jumps out of a handler is
+# outside what it models).  A report makes the daemon exit non-zero, which
+# the mount tests check.  TSan maps memory at fixed places, so it runs
+# without ASLR.
+if build build-tsan -Db_sanitize=thread -Dmount_tests=true -Dwerror=true; then
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-		setarch "$(uname -m)" -R meson test -C build-tsan --print-errorlogs mapcache || status=1
+		setarch "$(uname -m)" -R meson test -C build-tsan --print-errorlogs \
+		mapcache options mount-read mount-rw mount-conformance mount-programs \
+		mount-stress || status=1
 	logs="$logs build-tsan/meson-logs/testlog.json"
 else
 	echo "test: the ThreadSanitizer build failed" >&2
+	status=1
+fi
+
+# The option parser's libFuzzer target, for a bounded time (clang only:
+# gcc has no libFuzzer), on an AddressSanitizer and UBSan build.
+if (export CC=clang; build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dmount_tests=false); then
+	MMAPFS_FUZZ_SECONDS=${MMAPFS_FUZZ_SECONDS:-60} \
+		meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+	logs="$logs build-fuzz/meson-logs/testlog.json"
+else
+	echo "test: the fuzzing build failed" >&2
 	status=1
 fi
 

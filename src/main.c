@@ -186,6 +186,22 @@ static void stop_summaries(struct summaries *s)
 	s->fs = NULL;
 }
 
+/* Stops the threads that outlive requests (each logs what it did). */
+static void stop_threads(struct mmapfs *fs, struct summaries *summaries)
+{
+	stop_summaries(summaries);
+	if (fs->watcher) {
+		guint64 handled, own;
+
+		watcher_counts(fs->watcher, &handled, &own);
+		log_info("%s: %" G_GUINT64_FORMAT " events from outside acted upon, %"
+			 G_GUINT64_FORMAT " of the daemon's own skipped",
+			 watcher_name(fs->watcher), handled, own);
+		g_clear_pointer(&fs->watcher, watcher_free);
+	}
+	g_clear_pointer(&fs->pusher, pusher_free);
+}
+
 static int run_session(struct fuse_session *se, const struct mmapfs_options *opts)
 {
 	struct fuse_loop_config *cfg;
@@ -248,7 +264,7 @@ int main(int argc, char **argv)
 	}
 	fs.maps = mapcache_new(opts.max_maps, opts.max_mapped);
 	fs.page_size = (size_t)sysconf(_SC_PAGESIZE);
-	g_mutex_init(&fs.handles_lock);
+	pthread_mutex_init(&fs.handles_lock, NULL);
 	fs.handles = g_hash_table_new(NULL, NULL);
 
 	/* Rejects the FUSE options libfuse does not know, before mounting. */
@@ -286,23 +302,15 @@ int main(int argc, char **argv)
 		watcher_start(fs.watcher, se);
 	res = run_session(se, &opts);
 	ret = res < 0 ? 1 : 0;
+	/* Nothing may notify or store through the session once it starts to
+	 * go: the watcher and the pusher stop first. */
+	stop_threads(&fs, &summaries);
 	fuse_session_unmount(se);
 	log_info("unmounted '%s'", opts.mountpoint);
 	log_cache_summary(fs.maps, fs.inodes);
-	if (fs.watcher) {
-		guint64 handled, own;
-
-		watcher_counts(fs.watcher, &handled, &own);
-		log_info("%s: %" G_GUINT64_FORMAT " events from outside acted upon, %"
-			 G_GUINT64_FORMAT " of the daemon's own skipped",
-			 watcher_name(fs.watcher), handled, own);
-	}
 
 out_signals:
-	stop_summaries(&summaries);
-	/* Before the session goes: both invalidate or store through it. */
-	g_clear_pointer(&fs.watcher, watcher_free);
-	g_clear_pointer(&fs.pusher, pusher_free);
+	stop_threads(&fs, &summaries);
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);

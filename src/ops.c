@@ -41,16 +41,16 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 
 void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn)
 {
-	g_mutex_lock(&fs->handles_lock);
+	pthread_mutex_lock(&fs->handles_lock);
 	g_hash_table_insert(fs->handles, handle, free_fn);
-	g_mutex_unlock(&fs->handles_lock);
+	pthread_mutex_unlock(&fs->handles_lock);
 }
 
 void mmapfs_handle_untrack(struct mmapfs *fs, void *handle)
 {
-	g_mutex_lock(&fs->handles_lock);
+	pthread_mutex_lock(&fs->handles_lock);
 	g_hash_table_remove(fs->handles, handle);
-	g_mutex_unlock(&fs->handles_lock);
+	pthread_mutex_unlock(&fs->handles_lock);
 }
 
 /* Runs once the loop has stopped: no handler runs any more. */

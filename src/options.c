@@ -253,7 +253,12 @@ static int opt_proc(void *data, const char *arg, int key,
 	eq = strchr(arg, '=');
 	row = find_row(arg, eq ? (size_t)(eq - arg) : strlen(arg));
 	if (row) {
-		if (!eq || !eq[1]) {
+		if (eq && strlen(eq + 1) > MMAPFS_MAX_OPTION_VALUE) {
+			if (!st->error)
+				g_set_error(&st->error, OPT_ERROR, 0,
+					    "value of option '%s' is too long (%zu bytes, at most %d)",
+					    row->name, strlen(eq + 1), MMAPFS_MAX_OPTION_VALUE);
+		} else if (!eq || !eq[1]) {
 			if (!st->error)
 				g_set_error(&st->error, OPT_ERROR, 0,
 					    "option '%s' needs a value: -o %s=%s",
@@ -314,9 +319,15 @@ gboolean mmapfs_parse_size(const char *text, uint64_t *out)
 /* Resolves a directory argument to an absolute path, or says why not. */
 static char *resolve_dir(const char *what, const char *path, GError **error)
 {
-	char *real = realpath(path, NULL);
+	char *real;
 	struct stat st;
 
+	if (strlen(path) > MMAPFS_MAX_OPTION_VALUE) {
+		g_set_error(error, OPT_ERROR, 0, "%s is too long (%zu bytes, at most %d)",
+			    what, strlen(path), MMAPFS_MAX_OPTION_VALUE);
+		return NULL;
+	}
+	real = realpath(path, NULL);
 	if (!real) {
 		g_set_error(error, OPT_ERROR, 0, "%s '%s': %s", what, path,
 			    g_strerror(errno));
@@ -345,9 +356,29 @@ static void add_mount_options(struct fuse_args *args,
 	free(o);
 }
 
+static enum mmapfs_parse_result parse(struct fuse_args *args,
+				      struct mmapfs_options *opts,
+				      GError **error);
+
 enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
 					      struct mmapfs_options *opts,
 					      GError **error)
+{
+	enum mmapfs_parse_result r = parse(args, opts, error);
+
+	/* The message quotes what was given: one printable line, whatever
+	 * bytes that held. */
+	if (r == MMAPFS_PARSE_ERROR && error && *error) {
+		for (char *p = (*error)->message; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
+	return r;
+}
+
+static enum mmapfs_parse_result parse(struct fuse_args *args,
+				      struct mmapfs_options *opts,
+				      GError **error)
 {
 	struct parse_state st = { .opts = opts };
 	g_autoptr(GPtrArray) positional = g_ptr_array_new_with_free_func(g_free);

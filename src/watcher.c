@@ -10,6 +10,7 @@
  * when the kernel forgot the directory meanwhile.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
@@ -54,7 +55,7 @@ struct watcher {
 	struct fuse_session *se;    /* set by watcher_start() */
 	GThread *thread;
 
-	GMutex lock;
+	pthread_mutex_t lock;
 	GHashTable *by_dir;         /* devino -> watch; protected by lock */
 	GHashTable *by_event;       /* key or wd -> watch; protected by lock */
 	gint warned;                /* (atomic) a mark failed once */
@@ -213,7 +214,7 @@ static int watch_add(struct watcher *w, struct inode *dir)
 	struct watch *wa;
 	int res = 0;
 
-	g_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->lock);
 	wa = g_hash_table_lookup(w->by_dir, &dir->id);
 	if (wa) {
 		wa->refs++;
@@ -225,7 +226,7 @@ static int watch_add(struct watcher *w, struct inode *dir)
 		g_hash_table_insert(w->by_dir, &wa->dir, wa);
 		res = mark_add(w, wa, dir);
 	}
-	g_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->lock);
 	return res;
 }
 
@@ -246,14 +247,14 @@ static void dir_removed(void *data, struct inode *dir)
 	struct watcher *w = data;
 	struct watch *wa;
 
-	g_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->lock);
 	wa = g_hash_table_lookup(w->by_dir, &dir->id);
 	if (wa && --wa->refs == 0) {
 		mark_remove(w, wa, dir);
 		g_hash_table_remove(w->by_dir, &wa->dir);
 		watch_free(wa);
 	}
-	g_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* The directory an event's watch stands for; false if it is gone. */
@@ -262,11 +263,11 @@ static bool watch_dir(struct watcher *w, gconstpointer event_key,
 {
 	struct watch *wa;
 
-	g_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->lock);
 	wa = g_hash_table_lookup(w->by_event, event_key);
 	if (wa)
 		*out = wa->dir;
-	g_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->lock);
 	return wa != NULL;
 }
 
@@ -502,7 +503,7 @@ static struct watcher *watcher_open(enum watcher_kind kind,
 	w->stop_fd = eventfd(0, EFD_CLOEXEC);
 	w->inodes = inodes;
 	w->maps = maps;
-	g_mutex_init(&w->lock);
+	pthread_mutex_init(&w->lock, NULL);
 	w->by_dir = g_hash_table_new(devino_hash, devino_equal);
 	if (kind == WATCHER_FANOTIFY)
 		w->by_event = g_hash_table_new(watch_key_hash, g_bytes_equal);
@@ -571,7 +572,7 @@ void watcher_free(struct watcher *w)
 		watch_free(value);
 	g_hash_table_destroy(w->by_dir);
 	g_hash_table_destroy(w->by_event);
-	g_mutex_clear(&w->lock);
+	pthread_mutex_destroy(&w->lock);
 	close(w->fd);       /* removes every mark */
 	g_free(w);
 }

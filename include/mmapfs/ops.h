@@ -13,6 +13,7 @@
 #ifndef MMAPFS_OPS_H
 #define MMAPFS_OPS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include <fuse_lowlevel.h>
@@ -41,7 +42,7 @@ struct mmapfs {
 	 * released (a signal, an unmount with files open) are freed at the
 	 * end.  handle -> its free function; protected by handles_lock.
 	 */
-	GMutex handles_lock;
+	pthread_mutex_t handles_lock;
 	GHashTable *handles;
 };
 

@@ -32,6 +32,7 @@
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
 #define MMAPFS_MAX_MAX_MAPPED (1ull << 46)   /* 64 TiB of address space */
 #define MMAPFS_MAX_TIMEOUT    86400.0
+#define MMAPFS_MAX_OPTION_VALUE 4095         /* bytes: PATH_MAX less its NUL */
 
 /* What the kernel may cache, and for how long (see README, "Cache modes"). */
 enum mmapfs_cache_mode {

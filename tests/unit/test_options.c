@@ -146,6 +146,29 @@ static void test_parse_argv(void)
 			mmapfs_options_clear(&o);
 		}
 	}
+	{
+		/* Overlong values, and bytes that would break the line. */
+		g_autofree char *long_value = g_strnfill(5000, '7');
+		g_autofree char *long_opt = g_strconcat("max_maps=", long_value, NULL);
+		g_autofree char *long_source = g_strconcat("source=/", long_value, NULL);
+		const char *bad[][5] = {
+			{ "mmapfs", "-o", long_opt, dir, dir },
+			{ "mmapfs", "-o", long_source, dir, NULL },
+			{ "mmapfs", long_value, dir, NULL },
+			{ "mmapfs", "-o", "max_maps=1\n2", dir, dir },
+		};
+		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+			const char *argv[6] = { 0 };
+
+			memcpy(argv, bad[i], sizeof(bad[i]));
+			g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_ERROR);
+			g_test_message("%.100s", msg);
+			g_assert_cmpuint(strlen(msg), <, 200);
+			g_assert_null(strchr(msg, '\n'));
+			g_free(msg);
+			mmapfs_options_clear(&o);
+		}
+	}
 	g_unlink(file);
 	g_rmdir(dir);
 }
