@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mmapfs/inode.h"
+#include "mmapfs/log.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
 
@@ -195,6 +196,14 @@ GPtrArray *inode_table_hold_all(struct inode_table *t)
 	}
 	pthread_mutex_unlock(&t->lock);
 	return all;
+}
+
+void inode_read_by_fd(struct inode *node)
+{
+	if (!g_atomic_int_exchange(&node->read_by_fd, 1))
+		log_info("backing file of inode %lu shrank under its mapping: "
+			 "reading it with pread from now on",
+			 (unsigned long)node->id.ino);
 }
 
 bool inode_table_uses_handles(struct inode_table *t)

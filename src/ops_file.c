@@ -18,8 +18,9 @@
  * changed size since, behind our back.  Two checks keep a read from ever
  * returning bytes past the file's current end (the zero-filled tail of the
  * last page, or a page that is gone):
- *   - a read that touches the mapping's last page calls fstat(): a file that
- *     grew or shrank is mapped again at its new size;
+ *   - a read that touches the mapping's last page calls fstat() (with
+ *     cache=none, every read does): a file that grew or shrank is mapped
+ *     again at its new size;
  *   - any other read probes one byte beyond its last page as well: if that
  *     page is still there, the file still extends past the read.  When the
  *     probe hits a missing page (SIGBUS, caught), the file shrank: the
@@ -389,7 +390,12 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 	struct stat st;
 	int res;
 
-	if (m && (uint64_t)off + size <= last_page_start(fs, m))
+	/* With cache=none every read reaches us, and each one answers from
+	 * the file's size now: a file rewritten from outside while read
+	 * could otherwise show, under a mapping longer than the file, a page
+	 * being written past its end. */
+	if (m && fs->cache != MMAPFS_CACHE_NONE &&
+	    (uint64_t)off + size <= last_page_start(fs, m))
 		return m;
 	if (fstat(fh->fd, &st) < 0) {
 		if (m)
@@ -426,9 +432,7 @@ static void file_shrank(struct mmapfs *fs, struct open_file *fh,
 			struct mapcache_map *m)
 {
 	mapcache_invalidate_map(fs->maps, m);
-	if (!g_atomic_int_exchange(&fh->node->read_by_fd, 1))
-		log_info("backing file of inode %lu shrank under its mapping: reading it with pread from now on",
-			 (unsigned long)fh->node->id.ino);
+	inode_read_by_fd(fh->node);
 }
 
 void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -294,7 +294,7 @@ static void file_changed(struct watcher *w, struct inode *node,
 		 * be (a read from the mapping could meet a page gone, and the
 		 * kernel would answer it EIO). */
 		if (m && st->st_size < (off_t)m->len)
-			g_atomic_int_set(&node->read_by_fd, 1);
+			inode_read_by_fd(node);
 		if (m)
 			mapcache_put(w->maps, m);
 		mapcache_revalidate(w->maps, &node->id, st);

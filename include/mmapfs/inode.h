@@ -154,6 +154,12 @@ struct inode *inode_table_find(struct inode_table *t, const struct devino *id);
 /* Every node known now, each held; for rare sweeps (a lost event queue). */
 GPtrArray *inode_table_hold_all(struct inode_table *t);
 
+/*
+ * Marks node's file as one to read from a descriptor from now on (it
+ * shrank under its mapping: see read_by_fd above), and logs that once.
+ */
+void inode_read_by_fd(struct inode *node);
+
 /* Whether non-directories are reached by file handle. */
 bool inode_table_uses_handles(struct inode_table *t);
 
