@@ -560,6 +560,17 @@ static void sc_nobody(void)
 	DO(rename("sticky/roots", "sticky/mine"));
 	DO(chmod("open/mine", 04777));
 	note_stat("open/mine");
+	/* Set-group-ID: kept on a file of one's own group, dropped on one
+	 * whose group one is not in (it inherited 4243 from sgid/). */
+	DO(chmod("open/mine", 06777));
+	note_stat("open/mine");
+	DO(close(open("sgid/notmine", O_CREAT | O_WRONLY, 0666)));
+	DO(chmod("sgid/notmine", 02777));
+	note_stat("sgid/notmine");
+	/* A symlink to what nobody may not read gives nothing more. */
+	DO(symlink("/etc/shadow", "open/shadow"));
+	DO(open("open/shadow", O_RDONLY));
+	DO(open("open/../../../../../../../../etc/shadow", O_RDONLY));
 	DO(utimensat(AT_FDCWD, "private", NULL, 0));
 	DO(truncate("private", 0));
 	DO(link("private", "open/stolen"));
