@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -219,6 +221,58 @@ static void test_sigusr1_and_log_level(void)
 	g_assert_cmpint(mount_stop(&m), ==, 0);
 	g_assert_false(log_has(&m, "mounted '"));
 	g_assert_false(log_has(&m, "stats: "));
+	mount_cleanup(&m);
+}
+
+/*
+ * Detached, the daemon logs to syslog: a socket of ours at /dev/log (where
+ * no syslog daemon owns it) receives what it says.
+ */
+static void test_syslog_when_detached(void)
+{
+	g_autofree char *mount_sh = harness_script("mmapfs-mount");
+	g_autofree char *umount_sh = harness_script("mmapfs-umount");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	g_autoptr(GString) got = g_string_new(NULL);
+	char buf[2048];
+	struct mount m;
+	ssize_t n;
+	int sock;
+
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(sock, >=, 0);
+	g_strlcpy(addr.sun_path, "/dev/log", sizeof(addr.sun_path));
+	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		close(sock);
+		g_test_skip("/dev/log belongs to this machine's syslog");
+		return;
+	}
+	close(sock);
+	unlink("/dev/log");     /* nobody listens there: a leftover */
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(sock, >=, 0);
+	g_assert_cmpint(bind(sock, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+	mount_prepare(&m, "syslog");
+	{
+		const char *argv[] = { mount_sh, m.src, m.mnt, NULL };
+
+		g_assert_cmpint(harness_run(argv, NULL, NULL, NULL), ==, 0);
+		mount_track(&m);
+	}
+	{
+		const char *argv[] = { umount_sh, m.mnt, NULL };
+
+		g_assert_cmpint(harness_run(argv, NULL, NULL, NULL), ==, 0);
+	}
+	unlink("/dev/log");
+	while ((n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		g_string_append_printf(got, "%s\n", buf);
+	}
+	close(sock);
+	g_test_message("syslog got:\n%s", got->str);
+	g_assert_nonnull(strstr(got->str, "mmapfs["));
+	g_assert_nonnull(strstr(got->str, "unmounted '"));
 	mount_cleanup(&m);
 }
 
@@ -535,6 +589,7 @@ int main(int argc, char **argv)
 	harness_init();
 	g_test_add_func("/operate/ctl", test_ctl);
 	g_test_add_func("/operate/sigusr1-and-log-level", test_sigusr1_and_log_level);
+	g_test_add_func("/operate/syslog-when-detached", test_syslog_when_detached);
 	g_test_add_func("/operate/mount-scripts", test_mount_scripts);
 	g_test_add_func("/operate/with-mmapfs", test_with_mmapfs);
 	g_test_add_func("/operate/script-usage", test_script_usage);
