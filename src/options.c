@@ -92,13 +92,25 @@ static gboolean set_timeout(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
-/* Index of value in the NULL-terminated names, or -1. */
-static int find_word(const char *const *names, const char *value)
+/*
+ * Stores in *out the index of value among the NULL-terminated names, or
+ * sets an error that lists them.
+ */
+static gboolean set_choice(const char *option, const char *const *names,
+			   const char *value, int *out, GError **error)
 {
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(names[i], value))
-			return i;
-	return -1;
+	g_autofree char *choices = NULL;
+
+	for (int i = 0; names[i]; i++) {
+		if (!strcmp(names[i], value)) {
+			*out = i;
+			return TRUE;
+		}
+	}
+	choices = g_strjoinv(", ", (char **)names);
+	g_set_error(error, OPT_ERROR, 0, "invalid %s '%s': expected %s",
+		    option, value, choices);
+	return FALSE;
 }
 
 static gboolean set_cache(struct mmapfs_options *opts, const char *value,
@@ -111,14 +123,10 @@ static gboolean set_cache(struct mmapfs_options *opts, const char *value,
 		[MMAPFS_CACHE_NONE] = "none",
 		NULL,
 	};
-	int i = find_word(names, value);
+	int i;
 
-	if (i < 0) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid cache '%s': expected watched, timeout, none or auto",
-			    value);
+	if (!set_choice("cache", names, value, &i, error))
 		return FALSE;
-	}
 	opts->cache = i;
 	return TRUE;
 }
@@ -132,14 +140,10 @@ static gboolean set_watcher(struct mmapfs_options *opts, const char *value,
 		[MMAPFS_WATCHER_INOTIFY] = "inotify",
 		NULL,
 	};
-	int i = find_word(names, value);
+	int i;
 
-	if (i < 0) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid watcher '%s': expected fanotify, inotify or auto",
-			    value);
+	if (!set_choice("watcher", names, value, &i, error))
 		return FALSE;
-	}
 	opts->watcher = i;
 	return TRUE;
 }
@@ -154,16 +158,8 @@ static gboolean set_log_level(struct mmapfs_options *opts, const char *value,
 		[MMAPFS_LOG_DEBUG] = "debug",
 		NULL,
 	};
-	int i = find_word(names, value);
 
-	if (i < 0) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid log_level '%s': expected error, warn, info or debug",
-			    value);
-		return FALSE;
-	}
-	opts->log_level = i;
-	return TRUE;
+	return set_choice("log_level", names, value, &opts->log_level, error);
 }
 
 static gboolean set_push(struct mmapfs_options *opts, const char *value,
