@@ -1,5 +1,6 @@
 /*
- * main.c - mmapfs: argument parsing, session set-up, signals, the loop.
+ * main.c - mmapfs: argument parsing, the cache mode and its watcher,
+ * session set-up, signals (SIGUSR1: a summary), the loop.
  */
 #include <errno.h>
 #include <pthread.h>
