@@ -244,7 +244,7 @@ static void start_backing(struct mount *m)
 	GError *error = NULL;
 	int slot;
 
-	if (m->backing || !backing_is_fuse())
+	if (m->backing || !(backing_is_fuse() || m->want_bindfs))
 		return;
 	m->backing = g_build_filename(m->root, "backing", NULL);
 	g_assert_cmpint(g_mkdir(m->backing, 0755), ==, 0);

@@ -37,6 +37,7 @@ struct mount {
 	GPid pid;       /* the daemon, or 0 */
 	bool src_is_tmpfs;
 	char *backing;  /* root/backing: bindfs of src/, or NULL */
+	bool want_bindfs;  /* set before mount_start(): as MMAPFS_TEST_BACKING */
 	GPid backing_pid;
 	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
 	unsigned long long max_as;  /* likewise, its RLIMIT_AS (bytes) */

@@ -578,6 +578,35 @@ static void test_many_changes(void)
 	mount_cleanup(&m);
 }
 
+/*
+ * A FUSE backing directory (bindfs here) can change beneath its daemon,
+ * where no watcher sees: cache=auto chooses timeout and says why, and an
+ * explicit cache=watched runs but warns.
+ */
+static void test_fuse_backing(void)
+{
+	static const char *const watched[] = { "-o", "cache=watched", NULL };
+	g_autofree char *log = NULL;
+	struct mount m;
+
+	mount_prepare(&m, "fuse-backing");
+	m.want_bindfs = true;
+	mount_start(&m, NULL);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_test_message("%.*s", (int)strcspn(log, "\n"), log);
+	g_assert_nonnull(strstr(log, "cache=timeout: names and attributes cached for 1 s, "
+				"because the source is on fuse"));
+	g_clear_pointer(&log, g_free);
+	g_assert_true(g_file_set_contents(m.log, "", 0, NULL));
+	mount_start(&m, watched);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_test_message("%s", log);
+	g_assert_nonnull(strstr(log, "the source is on fuse: changes made to it elsewhere are not seen"));
+	mount_cleanup(&m);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const fan[] = { "-o", "cache=watched,watcher=fanotify", NULL };
@@ -600,6 +629,7 @@ int main(int argc, char **argv)
 	}
 	g_test_add_func("/watch/control-stale", test_control);
 	g_test_add_func("/watch/own-changes", test_own_changes);
+	g_test_add_func("/watch/fuse-backing", test_fuse_backing);
 	g_test_add_func("/watch/many-changes", test_many_changes);
 	return g_test_run();
 }
