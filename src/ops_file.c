@@ -18,9 +18,8 @@
  * changed size since, behind our back.  Two checks keep a read from ever
  * returning bytes past the file's current end (the zero-filled tail of the
  * last page, or a page that is gone):
- *   - a read that touches the mapping's last page calls fstat() (with
- *     cache=none, every read does): a file that grew or shrank is mapped
- *     again at its new size;
+ *   - a read that touches the mapping's last page calls fstat(): a file that
+ *     grew or shrank is mapped again at its new size;
  *   - any other read probes one byte beyond its last page as well: if that
  *     page is still there, the file still extends past the read.  When the
  *     probe hits a missing page (SIGBUS, caught), the file shrank: the
@@ -32,6 +31,13 @@
  * with pread from then on, which races with truncation as natively as can
  * be.  Nothing of the open file is touched after the reply: the reader may
  * have closed it by then.
+ *
+ * With cache=none every read is answered with pread.  That mode promises
+ * each read the file as it is at that instant, and only the kernel's own
+ * read checks the size and copies under the same page lock: a mapping
+ * read racing a truncation could copy the zeroed tail of the page the new
+ * end falls in (measured: 1,000 truncations under readers), or fail with
+ * EIO.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -390,12 +396,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 	struct stat st;
 	int res;
 
-	/* With cache=none every read reaches us, and each one answers from
-	 * the file's size now: a file rewritten from outside while read
-	 * could otherwise show, under a mapping longer than the file, a page
-	 * being written past its end. */
-	if (m && fs->cache != MMAPFS_CACHE_NONE &&
-	    (uint64_t)off + size <= last_page_start(fs, m))
+	if (m && (uint64_t)off + size <= last_page_start(fs, m))
 		return m;
 	if (fstat(fh->fd, &st) < 0) {
 		if (m)
@@ -445,7 +446,8 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t n, probe;
 	int res;
 
-	if (!g_atomic_int_get(&fh->node->read_by_fd))
+	if (fs->cache != MMAPFS_CACHE_NONE &&
+	    !g_atomic_int_get(&fh->node->read_by_fd))
 		m = map_for_read(fs, fh, size, off);
 	if (!m) {
 		read_fd(req, fh, size, off);

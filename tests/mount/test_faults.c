@@ -5,9 +5,11 @@
  *     daemon serves the same bytes;
  *   - backing files truncated, replaced by rename and deleted, 1,000 times,
  *     while readers read them through the mount: the daemon stays up and no
- *     read returns bytes no version of the file held (with cache=none
- *     strictly; with the kernel's cache, zero-filled page tails after a
- *     shrink are counted apart, see README "Cache modes");
+ *     read returns bytes no version of the file held (with cache=none,
+ *     answered with pread, strictly and never EIO; with the kernel's cache
+ *     and mappings, zero-filled page tails after a shrink and EIO for a
+ *     read that met a page as it went are counted apart, see README
+ *     "Cache modes");
  *   - RLIMIT_NOFILE of 64: opens beyond it fail with EMFILE, nothing else,
  *     and succeed again once descriptors are free;
  *   - mmap refused (RLIMIT_AS below a 2 GiB file): reads go to pread and
@@ -302,6 +304,8 @@ static void test_churn(gconstpointer data)
 		g_error("%s (daemon %s)", c.failure, state);
 	}
 	g_assert_cmpint(c.reads, >, 0);
+	if (strict)
+		g_assert_cmpint(c.eio, ==, 0);    /* pread: never EIO */
 	g_assert_true(mount_daemon_alive(&m));
 	g_assert_cmpint(mount_stop(&m), ==, 0);
 	mount_cleanup(&m);
