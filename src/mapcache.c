@@ -241,18 +241,21 @@ void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map)
 	pthread_mutex_unlock(&mc->lock);
 }
 
-void mapcache_revalidate(struct mapcache *mc, const struct devino *key,
+bool mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st)
 {
 	struct mapcache_map *m;
+	bool shrank = false;
 
 	pthread_mutex_lock(&mc->lock);
 	m = g_hash_table_lookup(mc->table, key);
 	if (m && !same_identity(m, st)) {
+		shrank = st->st_size < (off_t)m->len;
 		detach_locked(mc, m);
 		mc->st.remapped++;
 	}
 	pthread_mutex_unlock(&mc->lock);
+	return shrank;
 }
 
 void mapcache_drop_all(struct mapcache *mc)

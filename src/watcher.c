@@ -286,19 +286,11 @@ static void file_changed(struct watcher *w, struct inode *node,
 	    g_atomic_int_get(&node->writers))
 		return;
 	g_atomic_int_inc(&node->data_gen);
-	if (S_ISREG(node->type)) {
-		struct mapcache_map *m = mapcache_lookup(w->maps, &node->id);
-
-		/* Shrunk behind a mapping: from now on this file is read
-		 * with pread, which races with truncation as natively as can
-		 * be (a read from the mapping could meet a page gone, and the
-		 * kernel would answer it EIO). */
-		if (m && st->st_size < (off_t)m->len)
-			inode_read_by_fd(node);
-		if (m)
-			mapcache_put(w->maps, m);
-		mapcache_revalidate(w->maps, &node->id, st);
-	}
+	/* Shrunk behind a mapping: from now on this file is read with pread,
+	 * which races with truncation as natively as can be (a read from the
+	 * mapping could meet a page gone, and the kernel would answer EIO). */
+	if (S_ISREG(node->type) && mapcache_revalidate(w->maps, &node->id, st))
+		inode_read_by_fd(node);
 	inval_inode(w, node);
 }
 

@@ -100,8 +100,11 @@ void mapcache_invalidate(struct mapcache *mc, const struct devino *key);
 /* Drops map, which the caller has pinned, if it is still the live one. */
 void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map);
 
-/* Drops the live mapping of key if its identity is not st's. */
-void mapcache_revalidate(struct mapcache *mc, const struct devino *key,
+/*
+ * Drops the live mapping of key if its identity is not st's.  Returns true
+ * when the mapping it dropped was longer than the file now is.
+ */
+bool mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st);
 
 /* Drops every unpinned mapping. */

@@ -229,6 +229,23 @@ static void test_remap_on_growth(void)
 	g_assert_cmpint(get(mc, &f, 0, &old), ==, 0);
 	g_assert_true(old == m);
 	mapcache_put(mc, old);
+	{
+		/* Revalidation says whether the file shrank under the mapping
+		 * it drops: not for the same identity, nor for growth. */
+		struct stat st;
+
+		g_assert_cmpint(fstat(f.fds[0], &st), ==, 0);
+		g_assert_false(mapcache_revalidate(mc, &f.keys[0], &st));
+		g_assert_true(cached(mc, &f, 0));
+		st.st_size += 10;
+		g_assert_false(mapcache_revalidate(mc, &f.keys[0], &st));
+		g_assert_false(cached(mc, &f, 0));
+		g_assert_cmpint(get(mc, &f, 0, &m), ==, 0);
+		mapcache_put(mc, m);
+		st.st_size -= 20;
+		g_assert_true(mapcache_revalidate(mc, &f.keys[0], &st));
+		g_assert_false(cached(mc, &f, 0));
+	}
 	mapcache_free(mc);
 	fixture_done(&f);
 }
