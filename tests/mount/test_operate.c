@@ -473,16 +473,20 @@ static void test_script_usage(void)
 	}
 }
 
-/* "-o NAME=" of every option mmapfs --help prints is in the manual page. */
+/*
+ * "-o NAME=" of every option mmapfs --help prints is in the manual page,
+ * and in the README's usage table.
+ */
 static void test_man_page(void)
 {
 	const char *help[] = { g_getenv("MMAPFS_BIN"), "--help", NULL };
-	g_autofree char *out = NULL, *man = NULL;
+	g_autofree char *out = NULL, *man = NULL, *readme = NULL;
 	g_auto(GStrv) lines = NULL;
 	unsigned found = 0;
 
 	g_assert_cmpint(run(help, &out), ==, 0);
 	g_assert_true(g_file_get_contents(g_getenv("MMAPFS_MAN"), &man, NULL, NULL));
+	g_assert_true(g_file_get_contents(g_getenv("MMAPFS_README"), &readme, NULL, NULL));
 	lines = g_strsplit(out, "\n", -1);
 	for (int i = 0; lines[i]; i++) {
 		const char *o = strstr(lines[i], "    -o ");
@@ -496,6 +500,7 @@ static void test_man_page(void)
 		want = g_strdup_printf("o %s=", name);
 		g_test_message("option %s", name);
 		g_assert_nonnull(strstr(man, want));
+		g_assert_nonnull(strstr(readme, want));
 		found++;
 	}
 	g_assert_cmpuint(found, >=, 8);
@@ -593,7 +598,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/operate/mount-scripts", test_mount_scripts);
 	g_test_add_func("/operate/with-mmapfs", test_with_mmapfs);
 	g_test_add_func("/operate/script-usage", test_script_usage);
-	g_test_add_func("/operate/man-page", test_man_page);
+	g_test_add_func("/operate/man-page-and-readme", test_man_page);
 	g_test_add_func("/operate/install-and-fstab", test_install_and_fstab);
 	return g_test_run();
 }
