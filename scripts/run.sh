@@ -78,6 +78,21 @@ done
 [ "$(stat -c %i "$work/mnt/hardlink")" = "$(stat -c %i "$work/mnt/dir1/file1")" ] &&
 	echo "   hard links share one inode number"
 
+echo "== a change made in the source, seen through the mount"
+echo "changed outside" > "$work/src/dir0/file0"
+sleep 0.1
+if [ "$(cat "$work/mnt/dir0/file0")" = "changed outside" ]; then
+	echo "   seen within 0.1 s (cache=watched)"
+else
+	echo "run: the change made in the source is not seen through the mount" >&2
+	exit 1
+fi
+
+echo "== mmapfs-ctl stats (a few lines of it)"
+"$top/build/mmapfs-ctl" stats "$work/mnt" |
+	grep -E '^(cache|watcher|requests|bytes_from_maps|bytes_from_pread|map_hits|maps_live|op\.read\.(requests|p50_us|p99_us)) ' |
+	sed 's/^/   /'
+
 echo "== unmounting"
 fusermount3 -u "$work/mnt"
 wait "$pid"
