@@ -34,8 +34,10 @@
  * back to timeouts.  Invalidating never changes the backing directory, so
  * events cannot loop.
  *
- * Not seen: a change to a file made through a hard link in a directory the
- * kernel does not know (the attribute timeout bounds it).
+ * Not seen (the attribute timeout bounds both): a change to a file made
+ * through a hard link in a directory the kernel does not know, and stores
+ * into a shared mapping of the file made outside (no event before the
+ * writer closes it).
  *
  * Thread-safe.  The invalidations run on the watcher's own thread, never
  * on a request handler's, so a kernel lock they wait for is always released
