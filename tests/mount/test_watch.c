@@ -267,17 +267,25 @@ struct mode {
 	double bound;       /* seconds; 0: at the first look */
 };
 
+/* Mounts with args over a source holding the directory d/ the ops use. */
+static void mount_with_dir(struct mount *m, const char *name,
+			   const char *const *args)
+{
+	g_autofree char *d = NULL;
+
+	mount_prepare(m, name);
+	d = src_path(m, "d");
+	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+	mount_start(m, args);
+}
+
 /* Each operation visible within the mode's bound (three tries). */
 static void test_mode(gconstpointer data)
 {
 	const struct mode *mode = data;
-	g_autofree char *d = NULL;
 	struct mount m;
 
-	mount_prepare(&m, mode->name);
-	d = src_path(&m, "d");
-	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
-	mount_start(&m, mode->args);
+	mount_with_dir(&m, mode->name, mode->args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
 		double took = -1;
 		gboolean first = FALSE, ok = FALSE;
@@ -303,13 +311,9 @@ static void test_mode(gconstpointer data)
 static void test_control(void)
 {
 	static const char *const args[] = { "-o", "cache=timeout,timeout=60", NULL };
-	g_autofree char *d = NULL;
 	struct mount m;
 
-	mount_prepare(&m, "control");
-	d = src_path(&m, "d");
-	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
-	mount_start(&m, args);
+	mount_with_dir(&m, "control", args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
 		gboolean first;
 		double took;
