@@ -41,13 +41,10 @@ guint64 stats_now_ns(void)
 unsigned stats_bucket(guint64 ns)
 {
 	guint64 us = ns / 1000;
-	unsigned b = 0;
+	/* The bit length of us: us < 2^b. */
+	unsigned b = us ? 64 - (unsigned)__builtin_clzll(us) : 0;
 
-	while (us && b < STATS_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
-	return b;
+	return MIN(b, STATS_BUCKETS - 1);
 }
 
 void stats_op_done(struct stats *s, enum stats_op op, guint64 start_ns)
