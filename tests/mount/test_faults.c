@@ -5,11 +5,13 @@
  *     daemon serves the same bytes;
  *   - backing files truncated, replaced by rename and deleted, 1,000 times,
  *     while readers read them through the mount: the daemon stays up and no
- *     read returns bytes no version of the file held (with cache=none,
- *     answered with pread, strictly and never EIO; with the kernel's cache
- *     and mappings, zero-filled page tails after a shrink and EIO for a
- *     read that met a page as it went are counted apart, see README
- *     "Cache modes");
+ *     read returns a record no version of the file held.  Zero-filled
+ *     records are counted apart: the backing filesystem returns them
+ *     itself in this race (ext4, read natively: 3 reads in 2.4 million over
+ *     20,000 changes), and with the kernel's cache its FUSE client adds
+ *     zero-filled page tails after a shrink (README, "Cache modes").  With
+ *     cache=none (pread) no read fails; with mappings, a read that meets a
+ *     page as it goes gets EIO, counted;
  *   - RLIMIT_NOFILE of 64: opens beyond it fail with EMFILE, nothing else,
  *     and succeed again once descriptors are free;
  *   - mmap refused (RLIMIT_AS below a 2 GiB file): reads go to pread and
@@ -149,7 +151,7 @@ static void test_kill9_readers(void)
 
 struct churn {
 	struct mount *m;
-	gboolean strict;            /* no zero-filled tails allowed */
+	gboolean strict;            /* cache=none: no read may fail */
 	gint max_version;           /* (atomic) highest version begun */
 	gint stop;
 	gint reads, zero_reads, eio, failed;
@@ -191,12 +193,8 @@ static void churn_check(struct churn *c, const guint64 *rec, size_t n, int file)
 			return;
 		}
 	}
-	if (zeros) {
+	if (zeros)
 		g_atomic_int_inc(&c->zero_reads);
-		if (c->strict && g_atomic_int_compare_and_exchange(&c->failed, 0, 1))
-			g_snprintf(c->failure, sizeof(c->failure),
-				   "f%d: %zu zero records with cache=none", file, zeros);
-	}
 }
 
 static gpointer churn_reader(gpointer data)
@@ -296,7 +294,8 @@ static void test_churn(gconstpointer data)
 	for (int i = 0; i < 2; i++)
 		g_thread_join(threads[i]);
 	g_test_message("%d changes, %d reads through the mount, %d with zero-filled "
-		       "records (the kernel's, after a shrink), %d answered EIO",
+		       "records (the backing filesystem's, or the kernel's after a "
+		       "shrink), %d answered EIO",
 		       CHURN_CHANGES, c.reads, c.zero_reads, c.eio);
 	if (c.failed) {
 		g_autofree char *state = mount_daemon_state(&m);
