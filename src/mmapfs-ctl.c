@@ -17,10 +17,8 @@
 #include <glib.h>
 
 #include "mmapfs/options.h"
+#include "mmapfs/stats.h"
 
-#define STATS_NAME "user.mmapfs.stats"
-#define STATS_JSON_NAME "user.mmapfs.stats.json"
-#define CTL_NAME "user.mmapfs.ctl"
 
 static const char usage[] =
 	"usage: mmapfs-ctl stats MOUNTPOINT [--json] [--watch SECONDS [--count N]]\n"
@@ -110,7 +108,7 @@ static double num(GHashTable *t, const char *name)
 /* A line of rates every `every` seconds: count lines, or forever (0). */
 static void watch(const char *mnt, double every, long count)
 {
-	char *prev_text = get_value(mnt, STATS_NAME);
+	char *prev_text = get_value(mnt, MMAPFS_XATTR_STATS);
 	GHashTable *prev = parse_stats(prev_text);
 
 	for (long line = 0; count == 0 || line < count; line++) {
@@ -122,7 +120,7 @@ static void watch(const char *mnt, double every, long count)
 			printf("%9s %7s %10s %6s %6s %7s %10s %8s\n", "req/s", "err/s",
 			       "readMiB/s", "maps%", "hit%", "live", "mappedMiB", "events/s");
 		g_usleep((gulong)(every * G_USEC_PER_SEC));
-		text = get_value(mnt, STATS_NAME);
+		text = get_value(mnt, MMAPFS_XATTR_STATS);
 		now = parse_stats(text);
 		dt = num(now, "uptime_s") - num(prev, "uptime_s");
 		if (dt <= 0)
@@ -150,13 +148,13 @@ static void watch(const char *mnt, double every, long count)
 
 static void set_ctl(const char *mnt, const char *cmd)
 {
-	if (setxattr(mnt, CTL_NAME, cmd, strlen(cmd), 0) < 0)
+	if (setxattr(mnt, MMAPFS_XATTR_CTL, cmd, strlen(cmd), 0) < 0)
 		die_errno(mnt, errno);
 }
 
 static void print_limits(const char *mnt)
 {
-	g_autofree char *text = get_value(mnt, STATS_NAME);
+	g_autofree char *text = get_value(mnt, MMAPFS_XATTR_STATS);
 	g_autoptr(GHashTable) t = parse_stats(text);
 
 	printf("max_maps=%s max_mapped=%s (now %s mappings, %s bytes)\n",
@@ -173,21 +171,11 @@ static void cmd_limits(const char *mnt, int argc, char **argv)
 	if (argc == 0)
 		die(2, "limits: give max_maps=N, max_mapped=SIZE or both");
 	for (int i = 0; i < argc; i++) {
-		uint64_t v;
+		g_autoptr(GError) error = NULL;
+		uint64_t maps, mapped;
 
-		if (g_str_has_prefix(argv[i], "max_maps=")) {
-			if (!mmapfs_parse_count(argv[i] + 9, 1, MMAPFS_MAX_MAX_MAPS, &v))
-				die(2, "invalid max_maps '%s': expected a whole number from 1 to %u",
-				    argv[i] + 9, MMAPFS_MAX_MAX_MAPS);
-		} else if (g_str_has_prefix(argv[i], "max_mapped=")) {
-			if (!mmapfs_parse_size(argv[i] + 11, &v) || !v ||
-			    v > MMAPFS_MAX_MAX_MAPPED)
-				die(2, "invalid max_mapped '%s': expected a size from 1 to 64T, such as 512M",
-				    argv[i] + 11);
-		} else {
-			die(2, "limits: unknown setting '%s' (max_maps=N, max_mapped=SIZE)",
-			    argv[i]);
-		}
+		if (!mmapfs_parse_limit(argv[i], &maps, &mapped, &error))
+			die(2, "%s", error->message);
 		g_string_append_printf(cmd, " %s", argv[i]);
 	}
 	set_ctl(mnt, cmd->str);
@@ -228,7 +216,8 @@ static void cmd_stats(const char *mnt, int argc, char **argv)
 	if (every > 0) {
 		watch(mnt, every, count);
 	} else {
-		g_autofree char *text = get_value(mnt, json ? STATS_JSON_NAME : STATS_NAME);
+		g_autofree char *text = get_value(mnt, json ? MMAPFS_XATTR_STATS_JSON
+							    : MMAPFS_XATTR_STATS);
 
 		fputs(text, stdout);
 	}

@@ -24,9 +24,6 @@
 #include "mmapfs/options.h"
 #include "mmapfs/safecopy.h"
 
-#define STATS_NAME "user.mmapfs.stats"
-#define STATS_JSON_NAME "user.mmapfs.stats.json"
-#define CTL_NAME "user.mmapfs.ctl"
 #define STATS_SLACK 4096
 
 static const char *cache_mode_name(enum mmapfs_cache_mode mode)
@@ -64,8 +61,8 @@ bool mmapfs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (ino != FUSE_ROOT_ID)
 		return false;
-	json = !strcmp(name, STATS_JSON_NAME);
-	if (!json && strcmp(name, STATS_NAME))
+	json = !strcmp(name, MMAPFS_XATTR_STATS_JSON);
+	if (!json && strcmp(name, MMAPFS_XATTR_STATS))
 		return false;
 	mmapfs_stats_snapshot(mmapfs_of(req), &snap);
 	text = g_string_new(NULL);
@@ -96,18 +93,10 @@ static int set_limits(struct mmapfs *fs, const char *args)
 	maps = now.max_maps;
 	mapped = now.max_mapped;
 	for (int i = 0; words[i]; i++) {
-		if (!words[i][0])
-			continue;
-		if (g_str_has_prefix(words[i], "max_maps=")) {
-			if (!mmapfs_parse_count(words[i] + 9, 1, MMAPFS_MAX_MAX_MAPS, &maps))
-				return -EINVAL;
-		} else if (g_str_has_prefix(words[i], "max_mapped=")) {
-			if (!mmapfs_parse_size(words[i] + 11, &mapped) || !mapped ||
-			    mapped > MMAPFS_MAX_MAX_MAPPED)
-				return -EINVAL;
-		} else {
+		g_autoptr(GError) error = NULL;
+
+		if (words[i][0] && !mmapfs_parse_limit(words[i], &maps, &mapped, &error))
 			return -EINVAL;
-		}
 	}
 	if (!mapcache_set_limits(fs->maps, (unsigned)maps, mapped))
 		log_info("limits: max_maps=%u, max_mapped=%" G_GUINT64_FORMAT
@@ -127,7 +116,7 @@ bool mmapfs_ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	g_autofree char *cmd = NULL;
 	int res = 0;
 
-	if (ino != FUSE_ROOT_ID || strcmp(name, CTL_NAME))
+	if (ino != FUSE_ROOT_ID || strcmp(name, MMAPFS_XATTR_CTL))
 		return false;
 	if (ctx->uid != 0 && ctx->uid != getuid()) {
 		mmapfs_reply_err(req, -EPERM);

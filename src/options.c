@@ -42,17 +42,36 @@ static gboolean set_source(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
-static gboolean set_max_maps(struct mmapfs_options *opts, const char *value,
-			     GError **error)
+static gboolean check_max_maps(const char *value, uint64_t *out, GError **error)
 {
-	uint64_t n;
-
-	if (!mmapfs_parse_count(value, 1, MMAPFS_MAX_MAX_MAPS, &n)) {
+	if (!mmapfs_parse_count(value, 1, MMAPFS_MAX_MAX_MAPS, out)) {
 		g_set_error(error, OPT_ERROR, 0,
 			    "invalid max_maps '%s': expected a whole number from 1 to %u",
 			    value, MMAPFS_MAX_MAX_MAPS);
 		return FALSE;
 	}
+	return TRUE;
+}
+
+static gboolean check_max_mapped(const char *value, uint64_t *out, GError **error)
+{
+	if (!mmapfs_parse_size(value, out) || *out == 0 ||
+	    *out > MMAPFS_MAX_MAX_MAPPED) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid max_mapped '%s': expected a size from 1 to 64T, such as 512M or 16G",
+			    value);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean set_max_maps(struct mmapfs_options *opts, const char *value,
+			     GError **error)
+{
+	uint64_t n;
+
+	if (!check_max_maps(value, &n, error))
+		return FALSE;
 	opts->max_maps = n;
 	return TRUE;
 }
@@ -60,17 +79,19 @@ static gboolean set_max_maps(struct mmapfs_options *opts, const char *value,
 static gboolean set_max_mapped(struct mmapfs_options *opts, const char *value,
 			       GError **error)
 {
-	uint64_t n;
+	return check_max_mapped(value, &opts->max_mapped, error);
+}
 
-	if (!mmapfs_parse_size(value, &n) || n == 0 ||
-	    n > MMAPFS_MAX_MAX_MAPPED) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid max_mapped '%s': expected a size from 1 to 64T, such as 512M or 16G",
-			    value);
-		return FALSE;
-	}
-	opts->max_mapped = n;
-	return TRUE;
+gboolean mmapfs_parse_limit(const char *setting, uint64_t *max_maps,
+			    uint64_t *max_mapped, GError **error)
+{
+	if (g_str_has_prefix(setting, "max_maps="))
+		return check_max_maps(setting + 9, max_maps, error);
+	if (g_str_has_prefix(setting, "max_mapped="))
+		return check_max_mapped(setting + 11, max_mapped, error);
+	g_set_error(error, OPT_ERROR, 0,
+		    "unknown limit '%s': expected max_maps=N or max_mapped=SIZE", setting);
+	return FALSE;
 }
 
 static gboolean set_timeout(struct mmapfs_options *opts, const char *value,

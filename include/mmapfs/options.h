@@ -96,6 +96,14 @@ void mmapfs_options_print_help(const char *progname);
  */
 gboolean mmapfs_parse_size(const char *text, uint64_t *out);
 
+/*
+ * Parses one budget setting, "max_maps=N" or "max_mapped=SIZE", with the
+ * rules of the options of those names, into *max_maps or *max_mapped (the
+ * other is left alone).  For mmapfs-ctl limits and the daemon's control.
+ */
+gboolean mmapfs_parse_limit(const char *setting, uint64_t *max_maps,
+			    uint64_t *max_mapped, GError **error);
+
 /* Parses a whole decimal number in [min, max]. */
 gboolean mmapfs_parse_count(const char *text, uint64_t min, uint64_t max,
 			    uint64_t *out);

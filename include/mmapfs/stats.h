@@ -20,6 +20,14 @@
 
 #include "mmapfs/mapcache.h"
 
+/*
+ * The extended attributes of a mount's root through which the daemon is
+ * read and controlled (src/ops_ctl.c serves them, mmapfs-ctl uses them).
+ */
+#define MMAPFS_XATTR_STATS      "user.mmapfs.stats"
+#define MMAPFS_XATTR_STATS_JSON "user.mmapfs.stats.json"
+#define MMAPFS_XATTR_CTL        "user.mmapfs.ctl"
+
 enum stats_op {
 	STATS_LOOKUP, STATS_FORGET, STATS_GETATTR, STATS_SETATTR,
 	STATS_READLINK, STATS_ACCESS, STATS_STATFS, STATS_OPENDIR,

@@ -50,6 +50,24 @@ static void test_parse_size(void)
 	}
 }
 
+static void test_parse_limit(void)
+{
+	uint64_t maps = 1, mapped = 2;
+	GError *error = NULL;
+
+	g_assert_true(mmapfs_parse_limit("max_maps=256", &maps, &mapped, NULL));
+	g_assert_cmpuint(maps, ==, 256);
+	g_assert_cmpuint(mapped, ==, 2);
+	g_assert_true(mmapfs_parse_limit("max_mapped=4G", &maps, &mapped, NULL));
+	g_assert_cmpuint(mapped, ==, 4ull << 30);
+	g_assert_false(mmapfs_parse_limit("max_maps=0", &maps, &mapped, &error));
+	g_assert_nonnull(strstr(error->message, "max_maps"));
+	g_clear_error(&error);
+	g_assert_false(mmapfs_parse_limit("max_mapped=0", &maps, &mapped, NULL));
+	g_assert_false(mmapfs_parse_limit("timeout=1", &maps, &mapped, NULL));
+	g_assert_cmpuint(maps, ==, 256);
+}
+
 static void test_parse_count(void)
 {
 	uint64_t v;
@@ -178,6 +196,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/options/parse-size", test_parse_size);
 	g_test_add_func("/options/parse-count", test_parse_count);
+	g_test_add_func("/options/parse-limit", test_parse_limit);
 	g_test_add_func("/options/parse-argv", test_parse_argv);
 	return g_test_run();
 }
