@@ -364,6 +364,15 @@ void inode_fd_put(const struct inode *node, int fd)
 		close(fd);
 }
 
+guint64 inode_data_stamp(const struct stat *st)
+{
+	guint64 h = (guint64)st->st_size * 0x9e3779b97f4a7c15ull;
+
+	h ^= ((guint64)st->st_mtim.tv_sec << 30) + (guint64)st->st_mtim.tv_nsec;
+	h *= 0xff51afd7ed558ccdull;
+	return (h ^ (h >> 33)) | 1;
+}
+
 int inode_open(struct inode_table *t, const struct inode *node, int flags)
 {
 	char path[PROC_FD_PATH_MAX];

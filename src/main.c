@@ -76,9 +76,9 @@ static void log_cache_summary(struct mapcache *maps, struct inode_table *t)
 }
 
 /*
- * Resolves cache=auto, starts the watcher for cache=watched, and sets the
- * timeout.  Returns false with *error set when cache=watched was asked for
- * and no watcher can start.
+ * Resolves cache=auto and readdirplus=auto, starts the watcher for
+ * cache=watched, and sets the timeout.  Returns false with *error set when
+ * cache=watched was asked for and no watcher can start.
  */
 static bool choose_cache(struct mmapfs *fs, GError **error)
 {
@@ -87,11 +87,11 @@ static bool choose_cache(struct mmapfs *fs, GError **error)
 	const char *blind;
 	int fd;
 
+	fd = inode_fd(fs->inodes, inode_table_root(fs->inodes));
+	blind = watcher_blind_fs(fd);
+	inode_fd_put(inode_table_root(fs->inodes), fd);
 	fs->cache = opts->cache;
 	if (fs->cache == MMAPFS_CACHE_AUTO || fs->cache == MMAPFS_CACHE_WATCHED) {
-		fd = inode_fd(fs->inodes, inode_table_root(fs->inodes));
-		blind = watcher_blind_fs(fd);
-		inode_fd_put(inode_table_root(fs->inodes), fd);
 		if (blind && fs->cache == MMAPFS_CACHE_AUTO) {
 			why = g_strdup_printf("the source is on %s, whose changes made "
 					      "elsewhere no watcher sees", blind);
@@ -120,6 +120,13 @@ static bool choose_cache(struct mmapfs *fs, GError **error)
 			MMAPFS_DEFAULT_WATCHED_TIMEOUT : MMAPFS_DEFAULT_TIMEOUT;
 	if (fs->cache == MMAPFS_CACHE_NONE)
 		fs->timeout = 0;
+	/* A listing with attributes stats every entry: cheap on a local
+	 * source, a round trip each on a network one; and with cache=none
+	 * the kernel would keep none of it. */
+	fs->readdirplus = opts->readdirplus;
+	if (fs->readdirplus == MMAPFS_PLUS_AUTO)
+		fs->readdirplus = blind || fs->cache == MMAPFS_CACHE_NONE ?
+			MMAPFS_PLUS_ADAPTIVE : MMAPFS_PLUS_ALWAYS;
 	if (fs->watcher)
 		log_info("cache=watched: %s invalidates on changes outside the mount; "
 			 "names and attributes cached for %g s",
@@ -297,8 +304,9 @@ int main(int argc, char **argv)
 	/* Threads start after the fork that daemonizing made. */
 	fs.stats.started_us = g_get_monotonic_time();
 	start_summaries(&summaries, &fs);
-	if (opts.push && fs.cache != MMAPFS_CACHE_NONE)
-		fs.pusher = pusher_new(se, fs.inodes, fs.maps, opts.push);
+	if ((opts.push || opts.push_files) && fs.cache != MMAPFS_CACHE_NONE)
+		fs.pusher = pusher_new(se, fs.inodes, fs.maps, opts.push,
+				       opts.push_files);
 	if (fs.watcher)
 		watcher_start(fs.watcher, se);
 	res = run_session(se, &opts);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mmapfs/log.h"
 #include "mmapfs/ops.h"
@@ -32,11 +33,40 @@ int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 	return 0;
 }
 
+/*
+ * No-open: reading a file takes no OPEN, FLUSH or RELEASE round trip, only
+ * its READs.  Only on a read-only mount: writes would arrive without the
+ * open file whose flags (O_APPEND, O_SYNC) and descriptor they need.  Our
+ * open checks nothing the kernel does not check already when it checks
+ * permissions itself (default_permissions, turned on by allow_other) or
+ * when the daemon runs as root (then only root reaches the mount).  And
+ * only with cache=watched: the kernel then keeps a file's cached pages
+ * from one open to the next, and only the watcher tells it when they are
+ * stale (with opens, each open compares the file's size and mtime).
+ */
+static bool want_no_open(const struct mmapfs *fs,
+			 const struct fuse_conn_info *conn)
+{
+	return fs->opts->read_only && fs->cache == MMAPFS_CACHE_WATCHED &&
+	       (fs->opts->allow_other || geteuid() == 0) &&
+	       (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+}
+
 static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	/* Readdirplus answers `ls -l` and `find` in one round trip per batch. */
-	if (conn->capable & FUSE_CAP_READDIRPLUS)
+	struct mmapfs *fs = userdata;
+
+	/* Readdirplus answers `ls -l` and `find` in one round trip per
+	 * batch, and opening a file listed needs no lookup. */
+	conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	if (fs->readdirplus != MMAPFS_PLUS_OFF &&
+	    (conn->capable & FUSE_CAP_READDIRPLUS))
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (fs->readdirplus == MMAPFS_PLUS_ADAPTIVE)
+		conn->want |= conn->capable & FUSE_CAP_READDIRPLUS_AUTO;
+	fs->no_open = want_no_open(fs, conn);
+	if (fs->no_open)
+		log_info("read-only mount: files are read without opening them in the daemon");
 }
 
 void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn)

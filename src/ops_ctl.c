@@ -49,7 +49,8 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 			       &out->watcher_own_events);
 	}
 	if (fs->pusher)
-		pusher_counts(fs->pusher, &out->pushed_windows, &out->push_invalidated);
+		pusher_counts(fs->pusher, &out->pushed_windows,
+			      &out->pushed_files, &out->push_invalidated);
 }
 
 bool mmapfs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -72,11 +72,14 @@ static bool is_dot_or_dotdot(const char *name)
 /*
  * Adds one entry to buf, at most rem bytes.  Returns the bytes the entry
  * takes (more than rem when it does not fit, and then nothing is owed to the
- * kernel), or a negative errno.
+ * kernel), or a negative errno.  With plus, a small regular file's push job
+ * (see pusher.h) is added to pushes.
  */
 static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
-			 const struct dirent *de, char *buf, size_t rem)
+			 const struct dirent *de, char *buf, size_t rem,
+			 GPtrArray *pushes)
 {
+	struct mmapfs *fs = mmapfs_of(req);
 	struct fuse_entry_param e;
 	size_t n;
 	int res;
@@ -100,17 +103,26 @@ static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
 	if (res < 0)
 		return res;
 	n = fuse_add_direntry_plus(req, buf, rem, de->d_name, &e, de->d_off);
-	if (n > rem)
-		inode_forget(mmapfs_of(req)->inodes, mmapfs_inode(req, e.ino), 1);
+	if (n > rem) {
+		inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
+	} else if (fs->pusher && S_ISREG(e.attr.st_mode)) {
+		struct push_job *job = pusher_prepare_file(
+			fs->pusher, e.ino, mmapfs_inode(req, e.ino), &e.attr);
+
+		if (job)
+			g_ptr_array_add(pushes, job);
+	}
 	return n;
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
+	struct mmapfs *fs = mmapfs_of(req);
 	struct dir_handle *d = dir_handle_of(fi);
 	struct inode *dir = mmapfs_inode(req, ino);
 	g_autofree char *buf = g_malloc(size);
+	g_autoptr(GPtrArray) pushes = g_ptr_array_new();
 	size_t rem = size;
 	int err = 0;
 
@@ -130,7 +142,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				break;
 			}
 		}
-		n = add_entry(req, dir, plus, d->entry, buf + (size - rem), rem);
+		n = add_entry(req, dir, plus, d->entry, buf + (size - rem), rem,
+			      pushes);
 		if (n == -ENOENT) {
 			/* Removed since readdir saw it: skip it, as a
 			 * readdir(3) racing the removal could have. */
@@ -149,6 +162,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		mmapfs_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, size - rem);
+	/* After the reply: the kernel has made the inodes to store into. */
+	for (guint i = 0; i < pushes->len; i++)
+		pusher_submit(fs->pusher, pushes->pdata[i]);
 }
 
 void mmapfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,

@@ -65,7 +65,37 @@ static struct open_file *open_file_of(struct fuse_file_info *fi)
 
 int mmapfs_open_file_fd(struct fuse_file_info *fi)
 {
-	return open_file_of(fi)->fd;
+	return fi->fh ? open_file_of(fi)->fd : -1;
+}
+
+/*
+ * The open file a request is about: the one our open() gave the kernel,
+ * or, for a file the kernel opened without us (fh 0, see no_open in ops.h),
+ * tmp, filled in with the node and no descriptor yet.  file_fd() opens one
+ * when it is needed, and file_done() closes it.
+ */
+static struct open_file *file_of(fuse_req_t req, fuse_ino_t ino,
+				 struct fuse_file_info *fi,
+				 struct open_file *tmp)
+{
+	if (fi->fh)
+		return open_file_of(fi);
+	*tmp = (struct open_file){ .fd = -1, .node = mmapfs_inode(req, ino) };
+	return tmp;
+}
+
+/* fh's backing descriptor, opened read-only if fh has none yet; or -errno. */
+static int file_fd(struct mmapfs *fs, struct open_file *fh)
+{
+	if (fh->fd < 0)
+		fh->fd = inode_open(fs->inodes, fh->node, O_RDONLY | O_CLOEXEC);
+	return fh->fd;
+}
+
+static void file_done(struct open_file *fh, struct open_file *tmp)
+{
+	if (fh == tmp && tmp->fd >= 0)
+		close(tmp->fd);
 }
 
 /*
@@ -109,16 +139,6 @@ static int open_backing(struct mmapfs *fs, struct inode *node, int flags)
 	return fd;
 }
 
-/* The file's size and mtime, mixed into one word (never 0). */
-static guint64 data_stamp(const struct stat *st)
-{
-	guint64 h = (guint64)st->st_size * 0x9e3779b97f4a7c15ull;
-
-	h ^= ((guint64)st->st_mtim.tv_sec << 30) + (guint64)st->st_mtim.tv_nsec;
-	h *= 0xff51afd7ed558ccdull;
-	return (h ^ (h >> 33)) | 1;
-}
-
 /* Wraps a backing descriptor of node in an open_file.  Takes fd. */
 static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 			 struct fuse_file_info *fi)
@@ -153,7 +173,7 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	/* Unchanged since the last open: the kernel's cached pages are still
 	 * the file's.  (A change inside the same mtime tick that keeps the
 	 * size is not seen; the attribute timeout bounds how long.) */
-	stamp = data_stamp(&st);
+	stamp = inode_data_stamp(&st);
 	fi->keep_cache = __atomic_exchange_n(&node->data_stamp, stamp,
 					     __ATOMIC_RELAXED) == stamp;
 	return 0;
@@ -192,6 +212,11 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct inode *node = mmapfs_inode(req, ino);
 	int fd, res;
 
+	if (fs->no_open) {
+		/* From now on the kernel opens files without asking. */
+		mmapfs_reply_err(req, -ENOSYS);
+		return;
+	}
 	if (S_ISLNK(node->type)) {
 		mmapfs_reply_err(req, -ELOOP);
 		return;
@@ -249,6 +274,10 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct open_file *fh = open_file_of(fi);
 	struct stat st;
 
+	if (!fh) {              /* opened without us */
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/* The last name went while the file was open: now nobody has it. */
 	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
 		mapcache_invalidate(fs->maps, &fh->node->id);
@@ -260,8 +289,15 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* What close() would do: network filesystems flush and report
-	 * their deferred write errors here. */
-	int fd = dup(open_file_of(fi)->fd);
+	 * their deferred write errors here.  A file opened without us is
+	 * on a read-only mount: ENOSYS tells the kernel to stop flushing. */
+	int fd;
+
+	if (!fi->fh) {
+		mmapfs_reply_err(req, -ENOSYS);
+		return;
+	}
+	fd = dup(open_file_of(fi)->fd);
 
 	mmapfs_reply_err(req, fd < 0 || close(fd) < 0 ? -errno : 0);
 }
@@ -269,10 +305,12 @@ void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	int fd = open_file_of(fi)->fd;
-	int res = datasync ? fdatasync(fd) : fsync(fd);
+	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+	int fd = file_fd(mmapfs_of(req), fh);
+	int res = fd < 0 ? fd : (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
 
-	mmapfs_reply_err(req, res < 0 ? -errno : 0);
+	file_done(fh, &tmp);
+	mmapfs_reply_err(req, res);
 }
 
 void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
@@ -280,12 +318,16 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
 	ssize_t res;
 
+	/* (Without an open, on a read-only mount: the kernel refuses
+	 * writes first; a read-only descriptor would refuse them too.) */
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = open_file_of(fi)->fd;
+	out.buf[0].fd = file_fd(mmapfs_of(req), fh);
 	out.buf[0].pos = off;
-	res = fuse_buf_copy(&out, in, 0);
+	res = out.buf[0].fd < 0 ? out.buf[0].fd : fuse_buf_copy(&out, in, 0);
+	file_done(fh, &tmp);
 	if (res < 0) {
 		mmapfs_reply_err(req, (int)res);
 		return;
@@ -297,13 +339,17 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t offset, off_t length, struct fuse_file_info *fi)
 {
-	struct open_file *fh = open_file_of(fi);
+	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+	int fd = file_fd(mmapfs_of(req), fh);
+	int res;
 
 	g_atomic_int_inc(&fh->node->data_gen);
 	/* Collapsing a range shrinks the file under its mapping. */
 	if (mode & FALLOC_FL_COLLAPSE_RANGE)
 		mapcache_invalidate(mmapfs_of(req)->maps, &fh->node->id);
-	mmapfs_reply_err(req, fallocate(fh->fd, mode, offset, length) < 0 ? -errno : 0);
+	res = fd < 0 ? fd : fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
+	file_done(fh, &tmp);
+	mmapfs_reply_err(req, res);
 }
 
 void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
@@ -312,14 +358,22 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       struct fuse_file_info *fi_out, size_t len,
 			       int flags)
 {
+	struct mmapfs *fs = mmapfs_of(req);
+	struct open_file tmp_in, *in = file_of(req, ino_in, fi_in, &tmp_in);
+	struct open_file tmp_out, *out = file_of(req, ino_out, fi_out, &tmp_out);
+	int fd_in = file_fd(fs, in), fd_out = file_fd(fs, out);
 	ssize_t n;
 
-	g_atomic_int_inc(&open_file_of(fi_out)->node->data_gen);
-	n = copy_file_range(open_file_of(fi_in)->fd, &off_in,
-			    open_file_of(fi_out)->fd, &off_out, len, (unsigned)flags);
-
+	g_atomic_int_inc(&out->node->data_gen);
+	if (fd_in < 0 || fd_out < 0)
+		n = fd_in < 0 ? fd_in : fd_out;
+	else if ((n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len,
+				      (unsigned)flags)) < 0)
+		n = -errno;
+	file_done(in, &tmp_in);
+	file_done(out, &tmp_out);
 	if (n < 0)
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }
@@ -327,10 +381,15 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t res = lseek(open_file_of(fi)->fd, off, whence);
+	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+	int fd = file_fd(mmapfs_of(req), fh);
+	off_t res = fd;
 
+	if (fd >= 0 && (res = lseek(fd, off, whence)) < 0)
+		res = -errno;
+	file_done(fh, &tmp);
 	if (res < 0)
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, (int)res);
 	else
 		fuse_reply_lseek(req, res);
 }
@@ -366,10 +425,11 @@ static void read_fd(fuse_req_t req, struct open_file *fh, size_t size,
 		    off_t off)
 {
 	char *buf = read_buffer(size);
-	ssize_t n = pread(fh->fd, buf, size, off);
+	int fd = file_fd(mmapfs_of(req), fh);
+	ssize_t n = fd < 0 ? fd : pread(fd, buf, size, off);
 
 	if (n < 0) {
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, fd < 0 ? fd : -errno);
 		return;
 	}
 	stats_add(&mmapfs_of(req)->stats.bytes_from_pread, (guint64)n);
@@ -394,11 +454,12 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 {
 	struct mapcache_map *m = mapcache_lookup(fs->maps, &fh->node->id);
 	struct stat st;
-	int res;
+	int fd, res;
 
 	if (m && (uint64_t)off + size <= last_page_start(fs, m))
 		return m;
-	if (fstat(fh->fd, &st) < 0) {
+	fd = file_fd(fs, fh);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (m)
 			mapcache_put(fs->maps, m);
 		return NULL;
@@ -407,7 +468,7 @@ static struct mapcache_map *map_for_read(struct mmapfs *fs,
 		return m;
 	if (m)
 		mapcache_put(fs->maps, m);
-	res = mapcache_get(fs->maps, &fh->node->id, fh->fd, &st, &m);
+	res = mapcache_get(fs->maps, &fh->node->id, fd, &st, &m);
 	if (res == 0)
 		return m;
 	if (res == -ENODEV) {
@@ -436,11 +497,10 @@ static void file_shrank(struct mmapfs *fs, struct open_file *fh,
 	inode_read_by_fd(fh->node);
 }
 
-void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+static void read_file(fuse_req_t req, fuse_ino_t ino, struct open_file *fh,
+		      size_t size, off_t off)
 {
 	struct mmapfs *fs = mmapfs_of(req);
-	struct open_file *fh = open_file_of(fi);
 	struct mapcache_map *m = NULL;
 	struct push_job *job;
 	size_t n, probe;
@@ -474,8 +534,9 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	/* A random miss in the kernel's cache: let it have the window. */
 	job = fs->pusher ? pusher_prepare(fs->pusher, ino, fh->node, m, off, n) : NULL;
 	res = fuse_reply_buf(req, m->addr + off, n);
-	/* From here on the reader may have closed the file: fh and its node
-	 * may be gone.  Only m (pinned) and the job (held) are ours. */
+	/* From here on the reader may have closed the file: fh (unless it
+	 * is the caller's tmp) and its node may be gone.  Only m (pinned),
+	 * the job (held) and a tmp of the caller's are ours. */
 	if (res == -EFAULT) {
 		/* Shrank between probe and reply; the kernel answered EIO.
 		 * The next read maps the file again, and its probe marks
@@ -489,4 +550,13 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pusher_submit(fs->pusher, job);
 	}
 	mapcache_put(fs->maps, m);
+}
+
+void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+
+	read_file(req, ino, fh, size, off);
+	file_done(fh, &tmp);
 }

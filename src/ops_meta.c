@@ -106,7 +106,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 		/* A file must not shrink under its mapping. */
 		if (fstat(fd, &st) == 0 && attr->st_size < st.st_size)
 			mapcache_invalidate(fs->maps, &node->id);
-		if (fi)
+		if (fi && mmapfs_open_file_fd(fi) >= 0)
 			res = ftruncate(mmapfs_open_file_fd(fi), attr->st_size);
 		else
 			res = truncate(path, attr->st_size);

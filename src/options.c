@@ -169,6 +169,24 @@ static gboolean set_watcher(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+static gboolean set_readdirplus(struct mmapfs_options *opts,
+				const char *value, GError **error)
+{
+	static const char *const names[] = {
+		[MMAPFS_PLUS_AUTO] = "auto",
+		[MMAPFS_PLUS_ALWAYS] = "always",
+		[MMAPFS_PLUS_ADAPTIVE] = "adaptive",
+		[MMAPFS_PLUS_OFF] = "off",
+		NULL,
+	};
+	int i;
+
+	if (!set_choice("readdirplus", names, value, &i, error))
+		return FALSE;
+	opts->readdirplus = i;
+	return TRUE;
+}
+
 static gboolean set_log_level(struct mmapfs_options *opts, const char *value,
 			      GError **error)
 {
@@ -196,6 +214,21 @@ static gboolean set_push(struct mmapfs_options *opts, const char *value,
 		return FALSE;
 	}
 	opts->push = n;
+	return TRUE;
+}
+
+static gboolean set_push_files(struct mmapfs_options *opts, const char *value,
+			       GError **error)
+{
+	uint64_t n;
+
+	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_PUSH_FILES) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid push_files '%s': expected a size from 0 to 16M",
+			    value);
+		return FALSE;
+	}
+	opts->push_files = n;
 	return TRUE;
 }
 
@@ -229,6 +262,20 @@ static const struct option_row option_table[] = {
 	  "aligned window of this size around it into that cache (0: off; "
 	  "not with cache=none)",
 	  set_push },
+	{ "push_files", "SIZE", MMAPFS_DEFAULT_PUSH_FILES_TEXT,
+	  "when a directory is listed, store each file of at most this size "
+	  "whole into the kernel's cache, if the backing has its data in "
+	  "memory (0: off; not with cache=none)",
+	  set_push_files },
+	{ "readdirplus", "MODE", "auto",
+	  "always: every directory listing carries each entry's attributes, "
+	  "so that `ls -l`, `find` and opening the files listed need no "
+	  "lookup each (the daemon stats every entry listed); "
+	  "adaptive: the kernel's choice (the first batch, and after lookups "
+	  "in the directory); off: names only; "
+	  "auto: always, unless the source is on a network or FUSE filesystem "
+	  "(where a stat costs a round trip) or cache=none: then adaptive",
+	  set_readdirplus },
 	{ "timeout", "SECONDS", "1 with cache=timeout, 60 with cache=watched",
 	  "how long the kernel may cache names and attributes", set_timeout },
 	{ "log_level", "LEVEL", "info",
@@ -409,6 +456,7 @@ static enum mmapfs_parse_result parse(struct fuse_args *args,
 	opts->timeout = -1;
 	opts->log_level = MMAPFS_LOG_INFO;
 	opts->push = MMAPFS_DEFAULT_PUSH;
+	opts->push_files = MMAPFS_DEFAULT_PUSH_FILES;
 	st.positional = positional;
 
 	if (fuse_opt_parse(args, &st, NULL, opt_proc) < 0) {
@@ -502,7 +550,10 @@ void mmapfs_options_print_help(const char *progname)
 
 		print_option(lhs, text);
 	}
-	print_option("-o ro", "read-only mount: every change answers EROFS");
+	print_option("-o ro", "read-only mount: every change answers EROFS; "
+		     "with cache=watched, files are read without opening "
+		     "them in the daemon (only with allow_other or a daemon "
+		     "running as root)");
 	print_option("-o allow_other",
 		     "let other users in; turns on default_permissions");
 	available = watcher_available();

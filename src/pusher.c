@@ -1,14 +1,21 @@
 /*
  * pusher.c - see include/mmapfs/pusher.h.
  *
- * DESIGN: a GAsyncQueue of jobs, each holding a pin on its mapping and a
- * hold on its node, drained by one thread.  Which windows were pushed is
+ * DESIGN: a GAsyncQueue of jobs, each holding a hold on its node and, for
+ * a window, a pin on its mapping, drained by one thread.  A whole file is
+ * read with pread (RWF_NOWAIT) into the thread's buffer rather than mapped:
+ * a listing may name thousands of files, and mapping each would churn the
+ * mapping cache for files that may never be read.  Which windows were pushed is
  * remembered per mapping in a set of (mapping address, window index); the
  * set is emptied when it grows past a bound, which at worst pushes a window
  * twice.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -18,7 +25,10 @@
 #include "mmapfs/pusher.h"
 #include "mmapfs/safecopy.h"
 
-#define MAX_QUEUED 64
+#define MAX_QUEUED_WINDOWS 64
+/* A listing queues a file per entry: a directory of small files read in
+ * a loop wants them all before the reader reaches them. */
+#define MAX_QUEUED 4096
 /* Reads this large come from the kernel's own readahead, which is
  * sequential reading: it needs no help, and pushing would copy twice. */
 #define READAHEAD_SIZE (64 * 1024)
@@ -27,7 +37,7 @@
 struct push_job {
 	fuse_ino_t ino;
 	struct inode *node;        /* held */
-	struct mapcache_map *map;  /* pinned */
+	struct mapcache_map *map;  /* pinned; NULL for a whole file */
 	off_t start;
 	size_t len;
 };
@@ -37,12 +47,15 @@ struct pusher {
 	struct inode_table *inodes;
 	struct mapcache *maps;
 	size_t window;
+	size_t file_max;
+	char *file_buf;            /* file_max + 1 bytes, the thread's */
 	size_t page_size;
 	GAsyncQueue *queue;        /* of struct push_job *, or &stop */
 	GThread *thread;
 	pthread_mutex_t lock;
 	GHashTable *pushed;        /* window keys; protected by lock */
-	guint64 stores, invalidated;  /* (atomic) written by the pusher thread */
+	/* (atomic) written by the pusher thread */
+	guint64 stores, file_stores, invalidated;
 };
 
 static struct push_job stop;        /* the queue's last item */
@@ -64,7 +77,8 @@ void __tsan_release(void *addr);
 
 static void job_free(struct pusher *p, struct push_job *j)
 {
-	mapcache_put(p->maps, j->map);
+	if (j->map)
+		mapcache_put(p->maps, j->map);
 	inode_unhold(p->inodes, j->node);
 	g_free(j);
 }
@@ -95,6 +109,83 @@ static void push(struct pusher *p, struct push_job *j)
 	}
 }
 
+/*
+ * cachestat(2), Linux 6.5, which glibc 2.36 and Debian 12's headers do not
+ * know yet: how many of a file's pages are in the page cache.
+ */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct cachestat_range {
+	guint64 off, len;
+};
+struct cachestat {
+	guint64 nr_cache, nr_dirty, nr_writeback, nr_evicted,
+		nr_recently_evicted;
+};
+
+/*
+ * Reads the whole file (len bytes, and one more to see that it did not
+ * grow) into buf if its pages are all in the backing's page cache; returns
+ * the bytes read, or -1.  cachestat() asks without reading; where the
+ * kernel lacks it, a read with RWF_NOWAIT answers EAGAIN instead of
+ * waiting for the disk (but starts the file's readahead).
+ */
+static ssize_t read_if_cached(int fd, char *buf, size_t len, size_t page)
+{
+	struct cachestat_range range = { 0, len };
+	struct cachestat cs;
+	struct iovec iov = { buf, len + 1 };
+
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) == 0) {
+		if (cs.nr_cache < (len + page - 1) / page)
+			return -1;
+		return pread(fd, buf, len + 1, 0);
+	}
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+}
+
+/*
+ * Stores a whole file of j->len bytes into the kernel's cache, if its data
+ * is in the backing's page cache and its size is still j->len.  The kernel
+ * may then keep those pages at the next open: the node gets the stamp of
+ * what was stored.
+ */
+static void push_file(struct pusher *p, struct push_job *j)
+{
+	struct inode *node = j->node;
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(j->len);
+	int gen = g_atomic_int_get(&node->data_gen);
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	if (g_atomic_int_get(&node->writers))
+		return;
+	fd = inode_open(p->inodes, node, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* A file that grew or shrank since the listing is not pushed (the
+	 * kernel's size would be wrong for it). */
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size == j->len)
+		n = read_if_cached(fd, p->file_buf, j->len, p->page_size);
+	close(fd);
+	if (n != (ssize_t)j->len)
+		return;
+	buf.buf[0].mem = p->file_buf;
+	if (fuse_lowlevel_notify_store(p->se, j->ino, 0, &buf, 0) != 0)
+		return;
+	__atomic_fetch_add(&p->file_stores, 1, __ATOMIC_RELAXED);
+	if (g_atomic_int_get(&node->writers) ||
+	    g_atomic_int_get(&node->data_gen) != gen) {
+		fuse_lowlevel_notify_inval_inode(p->se, j->ino, 0, 0);
+		__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_store_n(&node->data_stamp, inode_data_stamp(&st),
+			 __ATOMIC_RELAXED);
+}
+
 static gpointer pusher_main(gpointer data)
 {
 	struct pusher *p = data;
@@ -102,14 +193,17 @@ static gpointer pusher_main(gpointer data)
 
 	while ((j = g_async_queue_pop(p->queue)) != &stop) {
 		HANDOFF_ACQUIRE(j);
-		push(p, j);
+		if (j->map)
+			push(p, j);
+		else
+			push_file(p, j);
 		job_free(p, j);
 	}
 	return NULL;
 }
 
 struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
-			  struct mapcache *maps, size_t window)
+			  struct mapcache *maps, size_t window, size_t file_max)
 {
 	struct pusher *p = g_new0(struct pusher, 1);
 
@@ -117,6 +211,8 @@ struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
 	p->inodes = inodes;
 	p->maps = maps;
 	p->window = window;
+	p->file_max = file_max;
+	p->file_buf = file_max ? g_malloc(file_max + 1) : NULL;
 	p->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	p->queue = g_async_queue_new();
 	pthread_mutex_init(&p->lock, NULL);
@@ -133,14 +229,16 @@ void pusher_free(struct pusher *p)
 		return;
 	g_async_queue_push(p->queue, &stop);
 	g_thread_join(p->thread);
-	log_info("pushed %" G_GUINT64_FORMAT " windows of %zu bytes into the kernel's cache, "
-		 "%" G_GUINT64_FORMAT " invalidated again", p->stores, p->window,
-		 p->invalidated);
+	log_info("pushed %" G_GUINT64_FORMAT " windows of %zu bytes and %"
+		 G_GUINT64_FORMAT " whole files of up to %zu into the kernel's "
+		 "cache, %" G_GUINT64_FORMAT " invalidated again", p->stores,
+		 p->window, p->file_stores, p->file_max, p->invalidated);
 	while ((j = g_async_queue_try_pop(p->queue)))
 		job_free(p, j);
 	g_async_queue_unref(p->queue);
 	g_hash_table_destroy(p->pushed);
 	pthread_mutex_destroy(&p->lock);
+	g_free(p->file_buf);
 	g_free(p);
 }
 
@@ -169,15 +267,18 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 				struct inode *node, struct mapcache_map *m,
 				off_t off, size_t size)
 {
-	size_t index = (size_t)off / p->window;
-	size_t start = index * p->window;
-	size_t last_page = (m->len - 1) & ~(p->page_size - 1);
-	size_t end = MIN(start + p->window, last_page);
+	size_t index, start, last_page, end;
 	struct push_job *j;
 
+	if (!p->window)
+		return NULL;
+	index = (size_t)off / p->window;
+	start = index * p->window;
+	last_page = (m->len - 1) & ~(p->page_size - 1);
+	end = MIN(start + p->window, last_page);
 	if (size >= READAHEAD_SIZE || end <= start ||
 	    g_atomic_int_get(&node->writers) ||
-	    g_async_queue_length(p->queue) >= MAX_QUEUED ||
+	    g_async_queue_length(p->queue) >= MAX_QUEUED_WINDOWS ||
 	    !remember(p, m, index))
 		return NULL;
 	j = g_new(struct push_job, 1);
@@ -188,9 +289,30 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 	return j;
 }
 
-void pusher_counts(struct pusher *p, guint64 *stores, guint64 *invalidated)
+struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
+				     struct inode *node,
+				     const struct stat *attr)
 {
-	*stores = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
+	struct push_job *j;
+
+	if (attr->st_size <= 0 || (uint64_t)attr->st_size > p->file_max ||
+	    g_atomic_int_get(&node->writers) ||
+	    __atomic_load_n(&node->data_stamp, __ATOMIC_RELAXED) ==
+		    inode_data_stamp(attr) ||
+	    g_async_queue_length(p->queue) >= MAX_QUEUED)
+		return NULL;
+	j = g_new(struct push_job, 1);
+	*j = (struct push_job){ .ino = ino, .node = node,
+				.len = (size_t)attr->st_size };
+	inode_hold(p->inodes, node);
+	return j;
+}
+
+void pusher_counts(struct pusher *p, guint64 *windows, guint64 *files,
+		   guint64 *invalidated)
+{
+	*windows = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
+	*files = __atomic_load_n(&p->file_stores, __ATOMIC_RELAXED);
 	*invalidated = __atomic_load_n(&p->invalidated, __ATOMIC_RELAXED);
 }
 

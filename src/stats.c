@@ -137,6 +137,7 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	ADD("watcher_events", s->watcher_events);
 	ADD("watcher_own_events", s->watcher_own_events);
 	ADD("pushed_windows", s->pushed_windows);
+	ADD("pushed_files", s->pushed_files);
 	ADD("push_invalidated", s->push_invalidated);
 #undef ADD
 	return n;

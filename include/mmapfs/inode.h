@@ -45,9 +45,9 @@ struct inode {
 	struct file_handle *handle;  /* when fd is -1 */
 
 	/*
-	 * (atomic) The file's size and mtime, mixed, when it was last opened:
-	 * an open that finds them unchanged lets the kernel keep the file's
-	 * cached pages (keep_cache).
+	 * (atomic) inode_data_stamp() of the file when it was last opened, or
+	 * pushed whole into the kernel's cache: an open that finds it
+	 * unchanged lets the kernel keep the file's cached pages (keep_cache).
 	 */
 	guint64 data_stamp;
 
@@ -116,6 +116,12 @@ unsigned inode_table_size(struct inode_table *t);
  */
 int inode_fd(struct inode_table *t, const struct inode *node);
 void inode_fd_put(const struct inode *node, int fd);
+
+/*
+ * The file's size and mtime, mixed into one word (never 0): what
+ * inode.data_stamp holds.
+ */
+guint64 inode_data_stamp(const struct stat *st);
 
 /* Opens node's file with flags (not O_PATH).  Returns a descriptor or -errno. */
 int inode_open(struct inode_table *t, const struct inode *node, int flags);

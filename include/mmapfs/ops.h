@@ -32,10 +32,17 @@ struct mmapfs {
 	struct mapcache *maps;
 	enum mmapfs_cache_mode cache;        /* opts->cache, AUTO resolved */
 	double timeout;                      /* entry and attribute timeout */
+	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
 	size_t page_size;
 	struct pusher *pusher;               /* NULL when push=0 */
 	struct watcher *watcher;             /* with cache=watched only */
 	struct stats stats;                  /* atomic counters */
+	/*
+	 * Set at init on a read-only mount: opens of files are answered
+	 * ENOSYS, after which the kernel opens files by itself and sends
+	 * reads (and seeks, syncs) with fh 0.  See mmapfs_init().
+	 */
+	bool no_open;
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never
@@ -105,7 +112,10 @@ void mmapfs_reply_err(fuse_req_t req, int res);
 int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 		     struct fuse_entry_param *e);
 
-/* The backing descriptor of a file the kernel opened (ops_file.c). */
+/*
+ * The backing descriptor of a file the kernel opened (ops_file.c), or -1
+ * for a file opened without us (fh 0, see no_open).
+ */
 int mmapfs_open_file_fd(struct fuse_file_info *fi);
 
 /* ops_meta.c */

@@ -27,6 +27,9 @@
 #define MMAPFS_DEFAULT_PUSH       (1ull << 20)
 #define MMAPFS_DEFAULT_PUSH_TEXT  "1M"
 #define MMAPFS_MAX_PUSH           (64ull << 20)
+#define MMAPFS_DEFAULT_PUSH_FILES (64ull << 10)
+#define MMAPFS_DEFAULT_PUSH_FILES_TEXT "64K"
+#define MMAPFS_MAX_PUSH_FILES     (16ull << 20)
 
 /* Bounds that reject nonsense before it reaches the kernel. */
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
@@ -50,6 +53,17 @@ enum mmapfs_watcher {
 	MMAPFS_WATCHER_INOTIFY,
 };
 
+/* How directories are listed to the kernel (-o readdirplus=). */
+enum mmapfs_readdirplus {
+	MMAPFS_PLUS_AUTO,       /* always, unless the source is on a network
+				 * or FUSE filesystem, or with cache=none:
+				 * then adaptive */
+	MMAPFS_PLUS_ALWAYS,     /* every listing carries attributes */
+	MMAPFS_PLUS_ADAPTIVE,   /* the kernel's choice: the first batch, and
+				 * after lookups in the directory */
+	MMAPFS_PLUS_OFF,        /* names only */
+};
+
 struct mmapfs_options {
 	char *source;           /* backing directory, absolute, no trailing / */
 	char *mountpoint;       /* absolute */
@@ -59,7 +73,9 @@ struct mmapfs_options {
 				 * < 0: not given (the mode's default) */
 	enum mmapfs_cache_mode cache;
 	enum mmapfs_watcher watcher;
+	enum mmapfs_readdirplus readdirplus;
 	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
+	uint64_t push_files;    /* listed files pushed whole up to this; 0: off */
 	int log_level;          /* enum mmapfs_log_level */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */

@@ -1,11 +1,20 @@
 /*
- * pusher.h - pushing windows of mapped files into the kernel's page cache.
+ * pusher.h - pushing file data into the kernel's page cache.
  *
  * A small read that reaches the daemon is a random miss in the kernel's
  * page cache.  The read path answers it, then asks the pusher to store the
  * window around it (window bytes, aligned) into the kernel's cache with
  * fuse_lowlevel_notify_store(), so that the reads that follow nearby are
  * answered by the kernel alone.
+ *
+ * A directory listing (readdirplus) tells the kernel of files it will often
+ * read next, whole: the listing asks the pusher to store each small file
+ * (at most file_max bytes) whole, so that reading it takes no READ round
+ * trip.  Only data already in the backing's page cache is pushed (asked
+ * with cachestat(), else with a read that does not wait): pushing never
+ * waits for the backing filesystem to read, so listing a directory of a
+ * network filesystem stays cheap.  A file pushed
+ * whole gets its inode.data_stamp, so that the next open keeps the pages.
  *
  * The pushing happens on a thread of its own.  The kernel locks the pages
  * it stores into, and a page is also locked while a readahead request for
@@ -34,9 +43,12 @@
 
 struct pusher;
 
-/* Starts the pusher thread; window is a power of two, at least a page. */
+/*
+ * Starts the pusher thread; window is a power of two, at least a page, or 0
+ * (no windows); file_max is the largest file pushed whole (0: none).
+ */
 struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
-			  struct mapcache *maps, size_t window);
+			  struct mapcache *maps, size_t window, size_t file_max);
 
 /* Stops the thread and drops what is still queued. */
 void pusher_free(struct pusher *p);
@@ -55,13 +67,27 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 				struct inode *node, struct mapcache_map *m,
 				off_t off, size_t size);
 
+/*
+ * Prepares the push of the whole of node's file, whose attributes the
+ * kernel is being told (attr); the job holds node.  Returns NULL when the
+ * file is not one to push (empty, larger than file_max, open for writing,
+ * or unchanged since it was last pushed or opened: the kernel has its
+ * pages, unless it let them go) or the queue is full.  Call it before
+ * replying with the entry.
+ */
+struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
+				     struct inode *node,
+				     const struct stat *attr);
+
 /* Queues a prepared job (or drops it when the queue is full). */
 void pusher_submit(struct pusher *p, struct push_job *job);
 
 /* Drops a prepared job. */
 void pusher_cancel(struct pusher *p, struct push_job *job);
 
-/* Windows stored so far, and windows invalidated again after storing. */
-void pusher_counts(struct pusher *p, guint64 *stores, guint64 *invalidated);
+/* Windows and whole files stored so far, and those of either invalidated
+ * again after storing. */
+void pusher_counts(struct pusher *p, guint64 *windows, guint64 *files,
+		   guint64 *invalidated);
 
 #endif

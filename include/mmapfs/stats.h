@@ -89,7 +89,7 @@ struct stats_snapshot {
 	const char *cache_mode;     /* "watched", "timeout", "none" */
 	const char *watcher;        /* "fanotify", "inotify" or NULL */
 	guint64 watcher_events, watcher_own_events;
-	guint64 pushed_windows, push_invalidated;
+	guint64 pushed_windows, pushed_files, push_invalidated;
 };
 
 /* Copies the daemon's own counters into *out (the rest is the caller's). */

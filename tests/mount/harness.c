@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -527,4 +528,33 @@ GBytes *read_whole(const char *path, size_t chunk)
 	g_assert_cmpint(n, ==, 0);
 	close(fd);
 	return g_byte_array_free_to_bytes(out);
+}
+
+guint64 stats_value(const char *text, const char *name)
+{
+	g_autofree char *key = g_strdup_printf("\n%s ", name);
+	g_autofree char *padded = g_strconcat("\n", text, NULL);
+	const char *p = strstr(padded, key);
+
+	return p ? g_ascii_strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+char *mount_stats(const struct mount *m)
+{
+	ssize_t n = getxattr(m->mnt, "user.mmapfs.stats", NULL, 0);
+	char *text;
+
+	g_assert_cmpint(n, >, 0);
+	text = g_malloc0((size_t)n + 1);
+	n = getxattr(m->mnt, "user.mmapfs.stats", text, (size_t)n);
+	g_assert_cmpint(n, >, 0);
+	text[n] = '\0';
+	return text;
+}
+
+guint64 mount_stat(const struct mount *m, const char *name)
+{
+	g_autofree char *text = mount_stats(m);
+
+	return stats_value(text, name);
 }

@@ -127,6 +127,15 @@ bool harness_sanitized(void);
 char *src_path(const struct mount *m, const char *rel);
 char *mnt_path(const struct mount *m, const char *rel);
 
+/*
+ * The value of "name value" in mmapfs's text statistics; 0 when the name
+ * is absent (an operation never requested is not listed).
+ */
+guint64 stats_value(const char *text, const char *name);
+/* The mount's text statistics (the user.mmapfs.stats xattr of its root). */
+char *mount_stats(const struct mount *m);
+/* stats_value() of the mount's statistics now. */
+guint64 mount_stat(const struct mount *m, const char *name);
 /* Writes len bytes of seeded pseudo-random data to path. */
 void write_random_file(const char *path, size_t len, guint32 seed);
 

@@ -39,17 +39,6 @@ static int run(const char *const *argv, char **out)
 	return harness_run(argv, NULL, out, NULL);
 }
 
-/* The value of "name value" in mmapfs-ctl's text statistics. */
-static guint64 stat_value(const char *text, const char *name)
-{
-	g_autofree char *key = g_strdup_printf("\n%s ", name);
-	g_autofree char *padded = g_strconcat("\n", text, NULL);
-	const char *p = strstr(padded, key);
-
-	g_assert_nonnull(p);
-	return g_ascii_strtoull(p + strlen(key), NULL, 10);
-}
-
 static char *ctl_stats(const char *mnt)
 {
 	const char *argv[] = { g_getenv("MMAPFS_CTL"), "stats", mnt, NULL };
@@ -92,11 +81,11 @@ static void test_ctl(void)
 	}
 
 	text = ctl_stats(m.mnt);
-	g_assert_cmpuint(stat_value(text, "bytes_from_maps"), >=, 300000);
-	g_assert_cmpuint(stat_value(text, "op.read.requests"), >, 0);
-	g_assert_cmpuint(stat_value(text, "op.lookup.requests"), >=, 3);
-	g_assert_cmpuint(stat_value(text, "maps_live"), ==, 3);
-	g_assert_cmpuint(stat_value(text, "max_maps"), ==, 4096);
+	g_assert_cmpuint(stats_value(text, "bytes_from_maps"), >=, 300000);
+	g_assert_cmpuint(stats_value(text, "op.read.requests"), >, 0);
+	g_assert_cmpuint(stats_value(text, "op.lookup.requests"), >=, 3);
+	g_assert_cmpuint(stats_value(text, "maps_live"), ==, 3);
+	g_assert_cmpuint(stats_value(text, "max_maps"), ==, 4096);
 	g_assert_nonnull(strstr(text, "\ncache watched\n"));
 	g_clear_pointer(&text, g_free);
 	{
@@ -120,8 +109,8 @@ static void test_ctl(void)
 		g_assert_nonnull(strstr(out, "max_maps=1 max_mapped=1073741824"));
 		g_clear_pointer(&out, g_free);
 		text = ctl_stats(m.mnt);
-		g_assert_cmpuint(stat_value(text, "max_maps"), ==, 1);
-		g_assert_cmpuint(stat_value(text, "maps_live"), <=, 1);
+		g_assert_cmpuint(stats_value(text, "max_maps"), ==, 1);
+		g_assert_cmpuint(stats_value(text, "maps_live"), <=, 1);
 		g_clear_pointer(&text, g_free);
 	}
 	{
@@ -144,8 +133,8 @@ static void test_ctl(void)
 
 		g_assert_cmpint(run(argv, NULL), ==, 0);
 		text = ctl_stats(m.mnt);
-		g_assert_cmpuint(stat_value(text, "maps_live"), ==, 0);
-		g_assert_cmpuint(stat_value(text, "maps_dropped"), >=, 1);
+		g_assert_cmpuint(stats_value(text, "maps_live"), ==, 0);
+		g_assert_cmpuint(stats_value(text, "maps_dropped"), >=, 1);
 		g_clear_pointer(&text, g_free);
 	}
 	{

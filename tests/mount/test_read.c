@@ -80,6 +80,21 @@ static void test_sizes_pread(void)
 	check_sizes(extra);
 }
 
+/* Read-only: with cache=watched, files are read without opens (fh 0). */
+static void test_sizes_ro_mapped(void)
+{
+	const char *extra[] = { "-o", "ro", NULL };
+
+	check_sizes(extra);
+}
+
+static void test_sizes_ro_pread(void)
+{
+	const char *extra[] = { "-o", "ro,max_mapped=1", NULL };
+
+	check_sizes(extra);
+}
+
 /* A sparse file past 4 GiB, read around the 4 GiB boundary. */
 static void check_sparse(const char *const *extra)
 {
@@ -536,6 +551,8 @@ int main(int argc, char **argv)
 	harness_init();
 	g_test_add_func("/read/sizes-mapped", test_sizes_mapped);
 	g_test_add_func("/read/sizes-pread", test_sizes_pread);
+	g_test_add_func("/read/sizes-ro-mapped", test_sizes_ro_mapped);
+	g_test_add_func("/read/sizes-ro-pread", test_sizes_ro_pread);
 	g_test_add_func("/read/sparse-4g-mapped", test_sparse_mapped);
 	g_test_add_func("/read/sparse-4g-pread", test_sparse_pread);
 	g_test_add_func("/read/tree", test_tree);

@@ -1,15 +1,17 @@
 /*
  * test_watch.c - changes made to the backing directory outside the mount,
  * seen through it:
- *   - cache=watched (fanotify, and inotify): write, append, truncate,
- *     rename over, unlink, mkdir, rmdir, chmod and touch each visible within
- *     100 ms, with names and attributes cached for 60 s; the latency of each
- *     is printed;
+ *   - cache=watched (fanotify, and inotify, and a read-only mount, where
+ *     files are read without opens): write, append, truncate, rename over,
+ *     unlink, mkdir, rmdir, chmod and touch each visible within 100 ms,
+ *     with names and attributes cached for 60 s; the latency of each is
+ *     printed;
  *   - cache=timeout: within the timeout; cache=none: at the first look;
  *   - the control: with cache=timeout and a 60 s timeout the same changes
  *     are still invisible after 300 ms (so the checks above can fail);
  *   - 10,000 outside changes while readers loop through the mount: no read
- *     returns bytes older than a change already seen through the mount;
+ *     returns bytes older than a change already seen through the mount
+ *     (read-write, and read-only without opens);
  *   - changes made through the mount are the daemon's own: fanotify acts on
  *     none of them.
  * Timing bounds are retried: a change late three times running fails.
@@ -497,9 +499,9 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void test_many_changes(void)
+static void test_many_changes(gconstpointer data)
 {
-	static const char *const args[] = { "-o", "cache=watched", NULL };
+	const char *const *args = data;
 	const char *env = g_getenv("MMAPFS_WATCH_CHANGES");
 	unsigned changes = env ? (unsigned)atoi(env) : 10000;
 	g_autofree double *lat = g_new(double, changes);
@@ -617,9 +619,12 @@ int main(int argc, char **argv)
 	static const char *const ino[] = { "-o", "cache=watched,watcher=inotify", NULL };
 	static const char *const tmo[] = { "-o", "cache=timeout,timeout=0.5", NULL };
 	static const char *const none[] = { "-o", "cache=none", NULL };
+	static const char *const ro[] = { "-o", "ro,cache=watched", NULL };
+	static const char *const rw_watched[] = { "-o", "cache=watched", NULL };
 	static const struct mode modes[] = {
 		{ "watched-fanotify", fan, 0.1 },
 		{ "watched-inotify", ino, 0.1 },
+		{ "watched-ro", ro, 0.1 },
 		{ "timeout", tmo, 0.5 + 0.1 },
 		{ "none", none, 0 },
 	};
@@ -634,6 +639,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/watch/control-stale", test_control);
 	g_test_add_func("/watch/own-changes", test_own_changes);
 	g_test_add_func("/watch/fuse-backing", test_fuse_backing);
-	g_test_add_func("/watch/many-changes", test_many_changes);
+	g_test_add_data_func("/watch/many-changes", rw_watched, test_many_changes);
+	g_test_add_data_func("/watch/many-changes-ro", ro, test_many_changes);
 	return g_test_run();
 }

@@ -129,7 +129,17 @@ static void test_parse_argv(void)
 		/* Not given: the cache mode and its timeout are chosen at mount. */
 		g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_AUTO);
 		g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_AUTO);
+		g_assert_cmpint(o.readdirplus, ==, MMAPFS_PLUS_AUTO);
+		g_assert_cmpuint(o.push_files, ==, MMAPFS_DEFAULT_PUSH_FILES);
 		g_assert_cmpfloat(o.timeout, <, 0);
+		mmapfs_options_clear(&o);
+	}
+	{
+		const char *argv[] = { "mmapfs", "-o", "readdirplus=off,push_files=1M",
+				       dir, dir, NULL };
+		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
+		g_assert_cmpint(o.readdirplus, ==, MMAPFS_PLUS_OFF);
+		g_assert_cmpuint(o.push_files, ==, 1 << 20);
 		mmapfs_options_clear(&o);
 	}
 	{
@@ -154,6 +164,9 @@ static void test_parse_argv(void)
 			{ "mmapfs", "-o", "timeout=soon", dir, dir, NULL },
 			{ "mmapfs", "-o", "cache=forever", dir, dir, NULL },
 			{ "mmapfs", "-o", "watcher=dnotify", dir, dir, NULL },
+			{ "mmapfs", "-o", "readdirplus=sometimes", dir, dir, NULL },
+			{ "mmapfs", "-o", "push_files=17M", dir, dir, NULL },
+			{ "mmapfs", "-o", "push_files=-1", dir, dir, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 			g_test_message("bad argv %zu", i);

@@ -1,0 +1,342 @@
+/*
+ * test_fastpath.c - the round trips mmapfs saves the kernel, counted in the
+ * daemon's statistics, with the bytes still right:
+ *   - a read-only mount (cache=watched) reads files without opens: one OPEN
+ *     (answered ENOSYS) and one FLUSH at most, no RELEASE, however many
+ *     files are opened; seeking for data and fsync work without an open
+ *     file; a read-write mount, and a read-only one with cache=none, open
+ *     every time (so the counts can fail);
+ *   - listing a directory pushes its small files whole (push_files): reading
+ *     them then takes no READ, on read-write and read-only mounts; a larger
+ *     file is not pushed, nor one whose data the backing has not in memory;
+ *     push_files=0 pushes nothing; a file changed outside after its push
+ *     reads as changed;
+ *   - readdirplus=always: a stat of each entry after a names-only listing
+ *     needs no LOOKUP; readdirplus=off: one LOOKUP each.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+#define N_FILES 30
+#define SMALL_SIZE 10000
+#define BIG_SIZE 100000     /* over push_files' default 64K */
+
+static void assert_same_file(const struct mount *m, const char *rel)
+{
+	g_autofree char *s = src_path(m, rel), *t = mnt_path(m, rel);
+	g_autoptr(GBytes) a = read_whole(s, 65536);
+	g_autoptr(GBytes) b = read_whole(t, 65536);
+
+	g_assert_true(g_bytes_equal(a, b));
+}
+
+/* Names in dir, listed with readdir only (no stat). */
+static unsigned list_names(const char *dir)
+{
+	DIR *d = opendir(dir);
+	unsigned n = 0;
+
+	g_assert_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void make_small_files(const struct mount *m)
+{
+	for (int i = 0; i < N_FILES; i++) {
+		g_autofree char *rel = g_strdup_printf("s%02d", i);
+		g_autofree char *p = src_path(m, rel);
+
+		write_random_file(p, SMALL_SIZE, (guint32)i + 1);
+		/* Read once here: the backing has the data in memory. */
+		g_bytes_unref(read_whole(p, 65536));
+	}
+}
+
+struct open_case {
+	const char *args;
+	gboolean no_open;   /* opens expected to stop at the first */
+};
+
+static void test_opens(gconstpointer data)
+{
+	const struct open_case *c = data;
+	const char *args[] = { "-o", c->args, NULL };
+	const off_t hole = 1 << 20;
+	g_autofree char *sparse_src = NULL, *sparse_mnt = NULL;
+	guint64 opens, releases;
+	off_t want;
+	struct mount m;
+	int fd;
+
+	mount_prepare(&m, "opens");
+	make_small_files(&m);
+	sparse_src = src_path(&m, "sparse");
+	fd = open(sparse_src, O_WRONLY | O_CREAT, 0644);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pwrite(fd, "data", 4, hole), ==, 4);
+	close(fd);
+	fd = open(sparse_src, O_RDONLY);
+	want = lseek(fd, 0, SEEK_DATA);
+	close(fd);
+	mount_start(&m, args);
+
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < N_FILES; i++) {
+			g_autofree char *rel = g_strdup_printf("s%02d", i);
+
+			assert_same_file(&m, rel);
+		}
+	sparse_mnt = mnt_path(&m, "sparse");
+	fd = open(sparse_mnt, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(lseek(fd, 0, SEEK_DATA), ==, want);
+	g_assert_cmpint(fsync(fd), ==, 0);
+	close(fd);
+	assert_same_file(&m, "sparse");
+
+	opens = mount_stat(&m, "op.open.requests");
+	releases = mount_stat(&m, "op.release.requests");
+	g_test_message("%s: %" G_GUINT64_FORMAT " OPEN, %" G_GUINT64_FORMAT
+		       " RELEASE requests for %d opens", c->args, opens,
+		       releases, 2 * N_FILES + 2);
+	if (c->no_open) {
+		g_assert_cmpuint(opens, <=, 1);
+		g_assert_cmpuint(releases, ==, 0);
+		g_assert_cmpuint(mount_stat(&m, "op.flush.requests"), <=, 1);
+	} else {
+		g_assert_cmpuint(opens, ==, 2 * N_FILES + 2);
+	}
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+/*
+ * Waits until the daemon has pushed want files, or ms milliseconds have
+ * passed; returns how many it has pushed.
+ */
+static guint64 wait_pushed(const struct mount *m, guint64 want, unsigned ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
+	guint64 n;
+
+	while ((n = mount_stat(m, "pushed_files")) < want &&
+	       g_get_monotonic_time() < deadline)
+		g_usleep(1000);
+	return n;
+}
+
+struct push_case {
+	const char *args;
+	gboolean pushes;
+};
+
+static void test_push_files(gconstpointer data)
+{
+	const struct push_case *c = data;
+	const char *args[] = { "-o", c->args, NULL };
+	g_autofree char *big = NULL, *s0 = NULL, *t0 = NULL;
+	guint64 before, pushed;
+	struct mount m;
+
+	mount_prepare(&m, "push");
+	make_small_files(&m);
+	big = src_path(&m, "big");
+	write_random_file(big, BIG_SIZE, 99);
+	mount_start(&m, args);
+
+	g_assert_cmpuint(list_names(m.mnt), ==, N_FILES + 3);
+	/* Given time to push, pushing nothing takes 300 ms to tell. */
+	pushed = wait_pushed(&m, c->pushes ? N_FILES : 1, c->pushes ? 10000 : 300);
+	g_test_message("%s: %" G_GUINT64_FORMAT " files pushed", c->args, pushed);
+	g_assert_cmpuint(pushed, ==, c->pushes ? N_FILES : 0);
+
+	before = mount_stat(&m, "bytes_read");
+	for (int i = 0; i < N_FILES; i++) {
+		g_autofree char *rel = g_strdup_printf("s%02d", i);
+
+		assert_same_file(&m, rel);
+	}
+	g_assert_cmpuint(mount_stat(&m, "bytes_read") - before, ==,
+			 c->pushes ? 0 : N_FILES * SMALL_SIZE);
+	/* Too large to be pushed: read from the daemon. */
+	before = mount_stat(&m, "bytes_read");
+	assert_same_file(&m, "big");
+	g_assert_cmpuint(mount_stat(&m, "bytes_read") - before, ==, BIG_SIZE);
+	g_assert_cmpuint(mount_stat(&m, "pushed_files"), ==, pushed);
+
+	/* Changed outside after its push: the watcher makes the kernel drop
+	 * what was pushed. */
+	s0 = src_path(&m, "s00");
+	t0 = mnt_path(&m, "s00");
+	write_random_file(s0, SMALL_SIZE, 1000);
+	{
+		g_autoptr(GBytes) want = read_whole(s0, 65536);
+		gint64 start = g_get_monotonic_time();
+		gboolean seen = FALSE;
+
+		while (!seen && g_get_monotonic_time() - start < G_USEC_PER_SEC) {
+			g_autoptr(GBytes) got = read_whole(t0, 65536);
+
+			seen = g_bytes_equal(want, got);
+			if (!seen)
+				g_usleep(200);
+		}
+		g_test_message("outside change seen after %.1f ms",
+			       (double)(g_get_monotonic_time() - start) / 1000);
+		g_assert_true(seen);
+	}
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+/* Pages of fd's file in the page cache (cachestat), or G_MAXUINT64. */
+static guint64 pages_cached(int fd)
+{
+	guint64 range[2] = { 0, 0 }, cs[5];
+
+	if (syscall(451 /* cachestat */, fd, range, cs, 0) != 0)
+		return G_MAXUINT64;
+	return cs[0];
+}
+
+/*
+ * Data the backing filesystem would have to read is not pushed: of two
+ * files listed, the one whose pages were dropped is not pushed until it
+ * has been read outside and is listed again.
+ */
+static void test_push_only_cached(void)
+{
+	const char *args[] = { "-o", "cache=watched", NULL };
+	g_autofree char *p = NULL, *warm = NULL;
+	guint64 before, cached;
+	struct mount m;
+	int fd;
+
+	mount_prepare(&m, "cold");
+	p = src_path(&m, "cold");
+	write_random_file(p, SMALL_SIZE, 7);
+	warm = src_path(&m, "warm");
+	write_random_file(warm, SMALL_SIZE, 8);
+	g_bytes_unref(read_whole(warm, 65536));
+	fd = open(p, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(fdatasync(fd), ==, 0);
+	g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
+	cached = pages_cached(fd);
+	close(fd);
+	if (cached != 0) {
+		mount_cleanup(&m);
+		g_test_skip(cached == G_MAXUINT64 ?
+			    "no cachestat() in this kernel: cannot tell a cold file" :
+			    "the backing filesystem here keeps the file's pages "
+			    "(POSIX_FADV_DONTNEED left them): cannot make it cold");
+		return;
+	}
+	mount_start(&m, args);
+	g_assert_cmpuint(list_names(m.mnt), ==, 4);
+	g_assert_cmpuint(wait_pushed(&m, 1, 10000), ==, 1);
+	g_usleep(300000);
+	g_assert_cmpuint(mount_stat(&m, "pushed_files"), ==, 1);
+	/* Read outside, then listed again: now it is pushed. */
+	g_bytes_unref(read_whole(p, 65536));
+	g_assert_cmpuint(list_names(m.mnt), ==, 4);
+	g_assert_cmpuint(wait_pushed(&m, 2, 10000), ==, 2);
+	before = mount_stat(&m, "bytes_read");
+	assert_same_file(&m, "cold");
+	assert_same_file(&m, "warm");
+	g_assert_cmpuint(mount_stat(&m, "bytes_read"), ==, before);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+struct plus_case {
+	const char *args;
+	gboolean lookups;   /* one LOOKUP per entry expected */
+};
+
+static void test_readdirplus(gconstpointer data)
+{
+	const struct plus_case *c = data;
+	const char *args[] = { "-o", c->args, NULL };
+	const unsigned n = 300;
+	guint64 before, lookups;
+	struct mount m;
+
+	mount_prepare(&m, "plus");
+	for (unsigned i = 0; i < n; i++) {
+		g_autofree char *rel = g_strdup_printf("e%03u", i);
+		g_autofree char *p = src_path(&m, rel);
+
+		g_assert_true(g_file_set_contents(p, rel, -1, NULL));
+	}
+	mount_start(&m, args);
+	g_assert_cmpuint(list_names(m.mnt), ==, n + 2);
+	before = mount_stat(&m, "op.lookup.requests");
+	for (unsigned i = 0; i < n; i++) {
+		g_autofree char *rel = g_strdup_printf("e%03u", i);
+		g_autofree char *p = mnt_path(&m, rel);
+		struct stat st;
+
+		g_assert_cmpint(lstat(p, &st), ==, 0);
+		g_assert_cmpint(st.st_size, ==, 4);
+	}
+	lookups = mount_stat(&m, "op.lookup.requests") - before;
+	g_test_message("%s: %" G_GUINT64_FORMAT " LOOKUP requests for %u stats "
+		       "after a listing", c->args, lookups, n);
+	if (c->lookups)
+		g_assert_cmpuint(lookups, >=, n);
+	else
+		g_assert_cmpuint(lookups, ==, 0);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct open_case opens[] = {
+		{ "ro,cache=watched", TRUE },
+		{ "cache=watched", FALSE },
+		{ "ro,cache=none", FALSE },
+	};
+	static const struct push_case pushes[] = {
+		{ "cache=watched", TRUE },
+		{ "ro,cache=watched", TRUE },
+		{ "cache=watched,push_files=0", FALSE },
+	};
+	static const struct plus_case plus[] = {
+		{ "readdirplus=always", FALSE },
+		{ "readdirplus=off", TRUE },
+	};
+
+	g_test_init(&argc, &argv, NULL);
+	harness_init();
+	for (size_t i = 0; i < G_N_ELEMENTS(opens); i++) {
+		g_autofree char *path = g_strdup_printf("/fastpath/opens/%s", opens[i].args);
+
+		g_test_add_data_func(path, &opens[i], test_opens);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(pushes); i++) {
+		g_autofree char *path = g_strdup_printf("/fastpath/push-files/%s", pushes[i].args);
+
+		g_test_add_data_func(path, &pushes[i], test_push_files);
+	}
+	g_test_add_func("/fastpath/push-only-cached", test_push_only_cached);
+	for (size_t i = 0; i < G_N_ELEMENTS(plus); i++) {
+		g_autofree char *path = g_strdup_printf("/fastpath/%s", plus[i].args);
+
+		g_test_add_data_func(path, &plus[i], test_readdirplus);
+	}
+	return g_test_run();
+}
