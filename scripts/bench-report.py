@@ -12,8 +12,9 @@ import subprocess
 import sys
 
 PEERS = ["passthrough_ll", "bindfs", "mergerfs"]
-# mmapfs-timeout: mmapfs without the watcher (-o cache=timeout), when run.
-SYSTEMS = ["native", "mmapfs", "mmapfs-timeout"] + PEERS
+# mmapfs-ro: a read-only mount (-o ro: files read without opens);
+# mmapfs-timeout: mmapfs without the watcher (-o cache=timeout); when run.
+SYSTEMS = ["native", "mmapfs", "mmapfs-ro", "mmapfs-timeout"] + PEERS
 # workload -> (what, higher is better, target kind, target)
 WORKLOADS = {
     "seq-read-cold": ("sequential read 1 MiB blocks, first open", True, "native", 0.75),
@@ -29,6 +30,26 @@ WORKLOADS = {
 }
 
 
+def ratio(a, b, higher):
+    """a against b, as "times better" (None when either is missing or 0)."""
+    if not a or not b:
+        return None
+    return a / b if higher else b / a
+
+
+def verdict(kind, target, m, vs_native, vs_peer):
+    """(target text, met: True, False or None) for one system's figure."""
+    if kind == "native":
+        return f">= {target} x native", vs_native is not None and vs_native >= target
+    if kind == "peer":
+        return f">= {target} x best peer", vs_peer is not None and vs_peer >= target
+    if kind == "completes":
+        return "completes", bool(m)
+    if kind == "max":
+        return f"<= {target:.0f} MiB", m is not None and m <= target
+    return "", None
+
+
 def main():
     path, out = sys.argv[1], sys.argv[2]
     values, units = {}, {}
@@ -39,44 +60,47 @@ def main():
     med = {k: statistics.median(v) for k, v in values.items()}
     ran = {s for (_, s) in med}
     systems = [s for s in SYSTEMS if s in ran]
+    ro = "mmapfs-ro" in ran
     unwatched = "mmapfs-timeout" in ran
 
-    extra = " | watched / timeout" if unwatched else ""
+    extra = ((["ro / native", "ro / best peer"] if ro else []) +
+             (["watched / timeout"] if unwatched else []))
     lines = ["| workload | unit | " + " | ".join(systems) +
-             " | mmapfs / native | mmapfs / best peer" + extra + " | target | met |",
-             "|---" * (len(systems) + 6 + bool(unwatched)) + "|"]
+             " | mmapfs / native | mmapfs / best peer | " +
+             "".join(e + " | " for e in extra) + "target | met |",
+             "|---" * (len(systems) + 6 + len(extra)) + "|"]
     summary = [["workload", "unit"] + systems + ["vs_native", "vs_best_peer"] +
+               (["ro_vs_native", "ro_vs_best_peer"] if ro else []) +
                (["watched_vs_timeout"] if unwatched else []) + ["target", "met"]]
+    fmt = lambda r: f"{r:.2f}" if r is not None else "-"
     for w, (what, higher, kind, target) in WORKLOADS.items():
         if not any((w, s) in med for s in systems):
             continue
         # A figure of 0 is a run that did not complete (bench.sh records 0).
         cells = [("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.1f}")
                  if (w, s) in med else "-" for s in systems]
-        m = med.get((w, "mmapfs"))
         n = med.get((w, "native"))
         peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
         best = (max(peers) if higher else min(peers)) if peers else None
-        vs_native = m / n if m is not None and n else None
-        vs_peer = (m / best if higher else best / m) if m and best else None
-        t = med.get((w, "mmapfs-timeout"))
-        vs_timeout = (m / t if higher else t / m) if m and t else None
-        met, tgt = "", ""
-        if kind == "native":
-            tgt, met = f">= {target} x native", vs_native is not None and vs_native >= target
-        elif kind == "peer":
-            tgt, met = f">= {target} x best peer", vs_peer is not None and vs_peer >= target
-        elif kind == "completes":
-            tgt, met = "completes", bool(m)
-        elif kind == "max":
-            tgt, met = f"<= {target:.0f} MiB", m is not None and m <= target
-        fmt = lambda r: f"{r:.2f}" if r is not None else "-"
-        wt = [fmt(vs_timeout)] if unwatched else []
+        m = med.get((w, "mmapfs"))
+        vs_native, vs_peer = ratio(m, n, True), ratio(m, best, higher)
+        tgt, met = verdict(kind, target, m, vs_native, vs_peer)
+        more = []
+        if ro:
+            r = med.get((w, "mmapfs-ro"))
+            ro_native, ro_peer = ratio(r, n, True), ratio(r, best, higher)
+            more += [fmt(ro_native), fmt(ro_peer)]
+            ro_met = verdict(kind, target, r, ro_native, ro_peer)[1]
+            if met is False and ro_met:
+                met = "read-only only"
+        if unwatched:
+            more.append(fmt(ratio(m, med.get((w, "mmapfs-timeout")), higher)))
+        said = "yes" if met is True else "no" if met is False else met or ""
         lines.append(f"| {what} | {units[w]} | " + " | ".join(cells) +
-                     f" | {fmt(vs_native)} | {fmt(vs_peer)} | " + "".join(c + " | " for c in wt) +
-                     f"{tgt} | {'yes' if met is True else 'no' if met is False else ''} |")
-        summary.append([w, units[w]] + cells + [fmt(vs_native), fmt(vs_peer)] + wt +
-                       [tgt, "yes" if met is True else "no" if met is False else ""])
+                     f" | {fmt(vs_native)} | {fmt(vs_peer)} | " +
+                     "".join(c + " | " for c in more) + f"{tgt} | {said} |")
+        summary.append([w, units[w]] + cells + [fmt(vs_native), fmt(vs_peer)] + more +
+                       [tgt, said])
     table = "\n".join(lines)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table + "\n")

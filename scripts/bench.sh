@@ -2,9 +2,10 @@
 # bench.sh - mmapfs against the native directory and other FUSE mirrors.
 #
 # Runs the same workloads, in one run, on: the native backing directory;
-# mmapfs, and mmapfs without its watcher (-o cache=timeout); libfuse's
-# passthrough_ll (built from Debian's libfuse3-dev
-# examples); bindfs; mergerfs.  Every workload starts from a fresh mount,
+# mmapfs (read-write, its defaults), and mmapfs-ro (-o ro: files are read
+# without opens); libfuse's passthrough_ll (built from Debian's libfuse3-dev
+# examples); bindfs; mergerfs.  --systems can add mmapfs-timeout (mmapfs
+# without its watcher, -o cache=timeout).  Every workload starts from a fresh mount,
 # with the backing files already in the page cache.  Prints a table of
 # medians with ratios to native and to the best peer, and writes CSV, the
 # table (Markdown) and a PNG chart under results/.
@@ -19,7 +20,7 @@ top=$(pwd)
 
 quick=0
 runs=3
-systems="native mmapfs mmapfs-timeout passthrough_ll bindfs mergerfs"
+systems="native mmapfs mmapfs-ro passthrough_ll bindfs mergerfs"
 data=""
 out=""
 mmapfs_opts=""
@@ -125,6 +126,9 @@ mount_sys() {
 	case "$sys" in
 	native) dir="$src"; return 0 ;;
 	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$src" "$mnt" 2>>"$out/mmapfs.log" & ;;
+	# Read-only: files are read without opens.
+	mmapfs-ro) "$top/build-bench/mmapfs" -f -o ro $mmapfs_opts "$src" "$mnt" \
+		2>>"$out/mmapfs.log" & ;;
 	# The same without the watcher: what watching costs or gains.
 	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$src" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
