@@ -32,6 +32,11 @@
  * be.  Nothing of the open file is touched after the reply: the reader may
  * have closed it by then.
  *
+ * On a read-only mount with cache=watched the kernel opens files without
+ * us (no_open, see ops.h): reads then come with fh 0, and file_of() gives
+ * them a stand-in open file whose descriptor, when the mapping cache cannot
+ * answer, is opened by handle for that request only.
+ *
  * With cache=none every read is answered with pread.  That mode promises
  * each read the file as it is at that instant, and only the kernel's own
  * read checks the size and copies under the same page lock: a mapping

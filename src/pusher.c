@@ -162,7 +162,9 @@ static void push_file(struct pusher *p, struct push_job *j)
 
 	if (g_atomic_int_get(&node->writers))
 		return;
-	fd = inode_open(p->inodes, node, O_RDONLY | O_CLOEXEC);
+	/* Nobody read the file: its access time stays as it was (a daemon
+	 * that may not keep it, on files not its own, pushes nothing). */
+	fd = inode_open(p->inodes, node, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	/* A file that grew or shrank since the listing is not pushed (the

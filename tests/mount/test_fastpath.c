@@ -9,8 +9,8 @@
  *   - listing a directory pushes its small files whole (push_files): reading
  *     them then takes no READ, on read-write and read-only mounts; a larger
  *     file is not pushed, nor one whose data the backing has not in memory;
- *     push_files=0 pushes nothing; a file changed outside after its push
- *     reads as changed;
+ *     push_files=0 pushes nothing; pushing leaves the backing file's access
+ *     time alone; a file changed outside after its push reads as changed;
  *   - readdirplus=always: a stat of each entry after a names-only listing
  *     needs no LOOKUP; readdirplus=off: one LOOKUP each.
  */
@@ -154,6 +154,14 @@ static void test_push_files(gconstpointer data)
 	make_small_files(&m);
 	big = src_path(&m, "big");
 	write_random_file(big, BIG_SIZE, 99);
+	s0 = src_path(&m, "s00");
+	t0 = mnt_path(&m, "s00");
+	/* An access time before the mtime: a read would move it. */
+	{
+		struct timespec ts[2] = { { 12345, 0 }, { 0, UTIME_OMIT } };
+
+		g_assert_cmpint(utimensat(AT_FDCWD, s0, ts, 0), ==, 0);
+	}
 	mount_start(&m, args);
 
 	g_assert_cmpuint(list_names(m.mnt), ==, N_FILES + 3);
@@ -161,6 +169,13 @@ static void test_push_files(gconstpointer data)
 	pushed = wait_pushed(&m, c->pushes ? N_FILES : 1, c->pushes ? 10000 : 300);
 	g_test_message("%s: %" G_GUINT64_FORMAT " files pushed", c->args, pushed);
 	g_assert_cmpuint(pushed, ==, c->pushes ? N_FILES : 0);
+	/* Pushing is not reading: the backing file's atime stays. */
+	{
+		struct stat st;
+
+		g_assert_cmpint(stat(s0, &st), ==, 0);
+		g_assert_cmpint(st.st_atim.tv_sec, ==, 12345);
+	}
 
 	before = mount_stat(&m, "bytes_read");
 	for (int i = 0; i < N_FILES; i++) {
@@ -178,8 +193,6 @@ static void test_push_files(gconstpointer data)
 
 	/* Changed outside after its push: the watcher makes the kernel drop
 	 * what was pushed. */
-	s0 = src_path(&m, "s00");
-	t0 = mnt_path(&m, "s00");
 	write_random_file(s0, SMALL_SIZE, 1000);
 	{
 		g_autoptr(GBytes) want = read_whole(s0, 65536);
