@@ -15,6 +15,7 @@
  * until the kernel forgets it, or the table is freed).
  */
 #include <errno.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +26,6 @@
 #include "mmapfs/inode.h"
 #include "mmapfs/log.h"
 
-#define FUSE_SUPER_MAGIC 0x65735546
 
 /* The memory target: a million nodes in 64-byte malloc chunks. */
 G_STATIC_ASSERT(sizeof(struct inode) <= 56);

@@ -19,6 +19,7 @@
 #include "mmapfs/mapcache.h"
 #include "mmapfs/ops.h"
 #include "mmapfs/options.h"
+#include "mmapfs/readahead.h"
 #include "mmapfs/safecopy.h"
 #include "mmapfs/watcher.h"
 
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 	struct mmapfs_options opts;
 	struct mmapfs fs = { .opts = &opts };
 	struct summaries summaries = { 0 };
+	struct readahead *readahead = NULL;
 	struct fuse_session *se = NULL;
 	g_autoptr(GError) error = NULL;
 	int ret = 1, res;
@@ -309,12 +311,14 @@ int main(int argc, char **argv)
 				       opts.push_files);
 	if (fs.watcher)
 		watcher_start(fs.watcher, se);
+	readahead = readahead_start(opts.mountpoint, opts.readahead);
 	res = run_session(se, &opts);
 	ret = res < 0 ? 1 : 0;
 	/* Nothing may notify or store through the session once it starts to
 	 * go: the watcher and the pusher stop first. */
 	stop_threads(&fs, &summaries);
 	fuse_session_unmount(se);
+	readahead_join(readahead);
 	log_info("unmounted '%s'", opts.mountpoint);
 	log_cache_summary(fs.maps, fs.inodes);
 

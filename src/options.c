@@ -232,6 +232,22 @@ static gboolean set_push_files(struct mmapfs_options *opts, const char *value,
 	return TRUE;
 }
 
+static gboolean set_readahead(struct mmapfs_options *opts, const char *value,
+			      GError **error)
+{
+	uint64_t n;
+
+	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_READAHEAD ||
+	    (n && n < 4096)) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "invalid readahead '%s': expected 0, or a size from 4K to 64M",
+			    value);
+		return FALSE;
+	}
+	opts->readahead = n;
+	return TRUE;
+}
+
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -267,6 +283,11 @@ static const struct option_row option_table[] = {
 	  "whole into the kernel's cache, if the backing has its data in "
 	  "memory (0: off; not with cache=none)",
 	  set_push_files },
+	{ "readahead", "SIZE", MMAPFS_DEFAULT_READAHEAD_TEXT,
+	  "the mount's readahead window: sequential reading reaches the "
+	  "daemon in requests of up to this size, 1M at most (set through "
+	  "/sys/class/bdi, by root only; 0: the kernel's default, 128K)",
+	  set_readahead },
 	{ "readdirplus", "MODE", "auto",
 	  "always: every directory listing carries each entry's attributes, "
 	  "so that `ls -l`, `find` and opening the files listed need no "
@@ -457,6 +478,7 @@ static enum mmapfs_parse_result parse(struct fuse_args *args,
 	opts->log_level = MMAPFS_LOG_INFO;
 	opts->push = MMAPFS_DEFAULT_PUSH;
 	opts->push_files = MMAPFS_DEFAULT_PUSH_FILES;
+	opts->readahead = MMAPFS_DEFAULT_READAHEAD;
 	st.positional = positional;
 
 	if (fuse_opt_parse(args, &st, NULL, opt_proc) < 0) {

@@ -33,6 +33,8 @@
  * sequential reading: it needs no help, and pushing would copy twice. */
 #define READAHEAD_SIZE (64 * 1024)
 #define MAX_REMEMBERED 65536
+/* A listed file's store is tried this many times at most. */
+#define MAX_TRIES 5
 
 struct push_job {
 	fuse_ino_t ino;
@@ -40,6 +42,7 @@ struct push_job {
 	struct mapcache_map *map;  /* pinned; NULL for a whole file */
 	off_t start;
 	size_t len;
+	unsigned tries;            /* stores the kernel refused: see push_file() */
 };
 
 struct pusher {
@@ -149,43 +152,47 @@ static ssize_t read_if_cached(int fd, char *buf, size_t len, size_t page)
  * Stores a whole file of j->len bytes into the kernel's cache, if its data
  * is in the backing's page cache and its size is still j->len.  The kernel
  * may then keep those pages at the next open: the node gets the stamp of
- * what was stored.
+ * what was stored.  Returns false when the kernel does not know the inode
+ * yet: it makes the inodes of a listing when the reader it woke takes the
+ * reply in, which can be after our store, so the job is worth another try.
  */
-static void push_file(struct pusher *p, struct push_job *j)
+static bool push_file(struct pusher *p, struct push_job *j)
 {
 	struct inode *node = j->node;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(j->len);
 	int gen = g_atomic_int_get(&node->data_gen);
 	struct stat st;
 	ssize_t n = -1;
-	int fd;
+	int fd, res;
 
 	if (g_atomic_int_get(&node->writers))
-		return;
+		return true;
 	/* Nobody read the file: its access time stays as it was (a daemon
 	 * that may not keep it, on files not its own, pushes nothing). */
 	fd = inode_open(p->inodes, node, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return true;
 	/* A file that grew or shrank since the listing is not pushed (the
 	 * kernel's size would be wrong for it). */
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size == j->len)
 		n = read_if_cached(fd, p->file_buf, j->len, p->page_size);
 	close(fd);
 	if (n != (ssize_t)j->len)
-		return;
+		return true;
 	buf.buf[0].mem = p->file_buf;
-	if (fuse_lowlevel_notify_store(p->se, j->ino, 0, &buf, 0) != 0)
-		return;
+	res = fuse_lowlevel_notify_store(p->se, j->ino, 0, &buf, 0);
+	if (res != 0)
+		return res != -ENOENT;
 	__atomic_fetch_add(&p->file_stores, 1, __ATOMIC_RELAXED);
 	if (g_atomic_int_get(&node->writers) ||
 	    g_atomic_int_get(&node->data_gen) != gen) {
 		fuse_lowlevel_notify_inval_inode(p->se, j->ino, 0, 0);
 		__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
-		return;
+		return true;
 	}
 	__atomic_store_n(&node->data_stamp, inode_data_stamp(&st),
 			 __ATOMIC_RELAXED);
+	return true;
 }
 
 static gpointer pusher_main(gpointer data)
@@ -195,10 +202,17 @@ static gpointer pusher_main(gpointer data)
 
 	while ((j = g_async_queue_pop(p->queue)) != &stop) {
 		HANDOFF_ACQUIRE(j);
-		if (j->map)
+		if (j->map) {
 			push(p, j);
-		else
-			push_file(p, j);
+		} else if (!push_file(p, j) && ++j->tries < MAX_TRIES) {
+			/* Behind the rest of the queue; alone, after a pause
+			 * for the reader to take the listing in. */
+			if (g_async_queue_length(p->queue) <= 0)
+				g_usleep(100 * j->tries);
+			HANDOFF_RELEASE(j);
+			g_async_queue_push(p->queue, j);
+			continue;
+		}
 		job_free(p, j);
 	}
 	return NULL;

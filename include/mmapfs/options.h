@@ -30,6 +30,9 @@
 #define MMAPFS_DEFAULT_PUSH_FILES (64ull << 10)
 #define MMAPFS_DEFAULT_PUSH_FILES_TEXT "64K"
 #define MMAPFS_MAX_PUSH_FILES     (16ull << 20)
+#define MMAPFS_DEFAULT_READAHEAD  (1ull << 20)
+#define MMAPFS_DEFAULT_READAHEAD_TEXT "1M"
+#define MMAPFS_MAX_READAHEAD      (64ull << 20)
 
 /* Bounds that reject nonsense before it reaches the kernel. */
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
@@ -76,6 +79,7 @@ struct mmapfs_options {
 	enum mmapfs_readdirplus readdirplus;
 	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
 	uint64_t push_files;    /* listed files pushed whole up to this; 0: off */
+	uint64_t readahead;     /* the mount's readahead window; 0: the kernel's */
 	int log_level;          /* enum mmapfs_log_level */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */

@@ -12,13 +12,17 @@
  *     push_files=0 pushes nothing; pushing leaves the backing file's access
  *     time alone; a file changed outside after its push reads as changed;
  *   - readdirplus=always: a stat of each entry after a names-only listing
- *     needs no LOOKUP; readdirplus=off: one LOOKUP each.
+ *     needs no LOOKUP; readdirplus=off: one LOOKUP each;
+ *   - readahead: the mount's window is 1 MiB (its bdi knob says so), and an
+ *     8 MiB file read once comes in at most 16 READs; readahead=0 leaves
+ *     the kernel's 128 KiB, and 64 READs or more.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -316,6 +320,59 @@ static void test_readdirplus(gconstpointer data)
 	mount_cleanup(&m);
 }
 
+struct ra_case {
+	const char *args;
+	unsigned kb;            /* the window expected */
+};
+
+/* The mount's readahead window in KiB, once it is want (or after 2 s). */
+static unsigned mount_readahead_kb(const struct mount *m, unsigned want)
+{
+	gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+	g_autofree char *knob = NULL;
+	unsigned kb = 0;
+	struct stat st;
+
+	g_assert_cmpint(stat(m->mnt, &st), ==, 0);
+	knob = g_strdup_printf("/sys/class/bdi/%u:%u/read_ahead_kb",
+			       major(st.st_dev), minor(st.st_dev));
+	do {
+		g_autofree char *text = NULL;
+
+		g_assert_true(g_file_get_contents(knob, &text, NULL, NULL));
+		kb = (unsigned)g_ascii_strtoull(text, NULL, 10);
+		if (kb != want)
+			g_usleep(1000);
+	} while (kb != want && g_get_monotonic_time() < deadline);
+	return kb;
+}
+
+static void test_readahead(gconstpointer data)
+{
+	const struct ra_case *c = data;
+	const char *args[] = { "-o", c->args, NULL };
+	const size_t size = 8 << 20;
+	g_autofree char *p = NULL;
+	guint64 reads;
+	struct mount m;
+
+	mount_prepare(&m, "readahead");
+	p = src_path(&m, "f");
+	write_random_file(p, size, 3);
+	mount_start(&m, args);
+	g_assert_cmpuint(mount_readahead_kb(&m, c->kb), ==, c->kb);
+	assert_same_file(&m, "f");
+	reads = mount_stat(&m, "op.read.requests");
+	g_test_message("%s: window %u KiB, %" G_GUINT64_FORMAT " READs for 8 MiB",
+		       c->args, c->kb, reads);
+	if (c->kb >= 1024)
+		g_assert_cmpuint(reads, <=, 16);
+	else
+		g_assert_cmpuint(reads, >=, 64);
+	g_assert_cmpint(mount_stop(&m), ==, 0);
+	mount_cleanup(&m);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct open_case opens[] = {
@@ -327,6 +384,10 @@ int main(int argc, char **argv)
 		{ "cache=watched", TRUE },
 		{ "ro,cache=watched", TRUE },
 		{ "cache=watched,push_files=0", FALSE },
+	};
+	static const struct ra_case ra[] = {
+		{ "readahead=1M", 1024 },
+		{ "readahead=0", 128 },
 	};
 	static const struct plus_case plus[] = {
 		{ "readdirplus=always", FALSE },
@@ -350,6 +411,11 @@ int main(int argc, char **argv)
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", plus[i].args);
 
 		g_test_add_data_func(path, &plus[i], test_readdirplus);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(ra); i++) {
+		g_autofree char *path = g_strdup_printf("/fastpath/%s", ra[i].args);
+
+		g_test_add_data_func(path, &ra[i], test_readahead);
 	}
 	return g_test_run();
 }
