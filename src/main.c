@@ -236,7 +236,6 @@ int main(int argc, char **argv)
 	struct mmapfs_options opts;
 	struct mmapfs fs = { .opts = &opts };
 	struct summaries summaries = { 0 };
-	struct readahead *readahead = NULL;
 	struct fuse_session *se = NULL;
 	g_autoptr(GError) error = NULL;
 	int ret = 1, res;
@@ -291,6 +290,13 @@ int main(int argc, char **argv)
 		goto out_signals;
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
 		 opts.source, opts.mountpoint, opts.max_maps, opts.max_mapped);
+	/* Before the loop answers INIT, which takes the smaller window. */
+	if (opts.readahead) {
+		res = readahead_set(opts.mountpoint, opts.readahead);
+		if (res < 0)
+			log_info("readahead stays at the kernel's default: %s",
+				 g_strerror(-res));
+	}
 	if (!inode_table_uses_handles(fs.inodes))
 		log_info("files are reached by descriptor (no file handles here): "
 			 "at most about %lu inodes can be known at once",
@@ -311,14 +317,12 @@ int main(int argc, char **argv)
 				       opts.push_files);
 	if (fs.watcher)
 		watcher_start(fs.watcher, se);
-	readahead = readahead_start(opts.mountpoint, opts.readahead);
 	res = run_session(se, &opts);
 	ret = res < 0 ? 1 : 0;
 	/* Nothing may notify or store through the session once it starts to
 	 * go: the watcher and the pusher stop first. */
 	stop_threads(&fs, &summaries);
 	fuse_session_unmount(se);
-	readahead_join(readahead);
 	log_info("unmounted '%s'", opts.mountpoint);
 	log_cache_summary(fs.maps, fs.inodes);
 

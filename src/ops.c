@@ -64,6 +64,10 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (fs->readdirplus == MMAPFS_PLUS_ADAPTIVE)
 		conn->want |= conn->capable & FUSE_CAP_READDIRPLUS_AUTO;
+	/* The kernel takes the smaller of this and the window set through
+	 * the mount's bdi knob before now (readahead.h). */
+	if (fs->opts->readahead)
+		conn->max_readahead = (unsigned)fs->opts->readahead;
 	fs->no_open = want_no_open(fs, conn);
 	if (fs->no_open)
 		log_info("read-only mount: files are read without opening them in the daemon");

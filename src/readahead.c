@@ -2,84 +2,83 @@
  * readahead.c - see include/mmapfs/readahead.h.
  */
 #include <errno.h>
-#include <linux/magic.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <glib.h>
 
-#include "mmapfs/log.h"
 #include "mmapfs/readahead.h"
 
-
-struct readahead {
-	char *mountpoint;
-	unsigned kb;
-	GThread *thread;
-};
-
-/* Writes text to path; returns 0 or -errno. */
-static int write_knob(const char *path, const char *text)
+/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape(char *s)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-	int e;
+	char *out = s;
 
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * The "MAJOR:MINOR" of the last FUSE mount at mountpoint in
+ * /proc/self/mountinfo, into dev; false when there is none.
+ */
+static bool find_mount(const char *mountpoint, char *dev, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		/* id parent MAJ:MIN root mountpoint options ... - type ... */
+		char *fields[5], *save = NULL, *p = line;
+		const char *sep = strstr(line, " - ");
+		int n = 0;
+
+		while (n < 5 && (fields[n] = strtok_r(p, " ", &save)))
+			p = NULL, n++;
+		if (n < 5 || !sep || strncmp(sep + 3, "fuse", 4) != 0)
+			continue;
+		unescape(fields[4]);
+		if (strcmp(fields[4], mountpoint) == 0) {
+			g_strlcpy(dev, fields[2], size);
+			found = true;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int readahead_set(const char *mountpoint, uint64_t bytes)
+{
+	char dev[32], path[64], text[24];
+	ssize_t n;
+	int fd, e;
+
+	if (!find_mount(mountpoint, dev, sizeof(dev)))
+		return -ENOENT;
+	g_snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT "\n", bytes / 1024);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, text, strlen(text));
 	e = errno;
 	close(fd);
 	return n < 0 ? -e : 0;
-}
-
-static gpointer readahead_main(gpointer data)
-{
-	struct readahead *r = data;
-	char path[64], text[16];
-	struct statfs sfs;
-	struct stat st;
-	int res;
-
-	/* Answered once INIT is done, or failing once the mount went. */
-	if (statfs(r->mountpoint, &sfs) < 0 || sfs.f_type != FUSE_SUPER_MAGIC ||
-	    stat(r->mountpoint, &st) < 0)
-		return NULL;
-	g_snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-		   major(st.st_dev), minor(st.st_dev));
-	g_snprintf(text, sizeof(text), "%u\n", r->kb);
-	res = write_knob(path, text);
-	if (res < 0)
-		log_info("readahead stays at the kernel's default: cannot write %s: %s",
-			 path, g_strerror(-res));
-	else
-		log_debug("readahead set to %u KiB (%s)", r->kb, path);
-	return NULL;
-}
-
-struct readahead *readahead_start(const char *mountpoint, uint64_t bytes)
-{
-	struct readahead *r;
-
-	if (bytes < 1024)
-		return NULL;
-	r = g_new0(struct readahead, 1);
-	r->mountpoint = g_strdup(mountpoint);
-	r->kb = (unsigned)(bytes / 1024);
-	r->thread = g_thread_new("readahead", readahead_main, r);
-	return r;
-}
-
-void readahead_join(struct readahead *r)
-{
-	if (!r)
-		return;
-	g_thread_join(r->thread);
-	g_free(r->mountpoint);
-	g_free(r);
 }
