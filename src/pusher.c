@@ -14,14 +14,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <stdbool.h>
 #include <unistd.h>
 
 #include <glib.h>
 
 #include "mmapfs/log.h"
+#include "mmapfs/pagecache.h"
 #include "mmapfs/pusher.h"
 #include "mmapfs/safecopy.h"
 
@@ -113,39 +112,15 @@ static void push(struct pusher *p, struct push_job *j)
 }
 
 /*
- * cachestat(2), Linux 6.5, which glibc 2.36 and Debian 12's headers do not
- * know yet: how many of a file's pages are in the page cache.
- */
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-struct cachestat_range {
-	guint64 off, len;
-};
-struct cachestat {
-	guint64 nr_cache, nr_dirty, nr_writeback, nr_evicted,
-		nr_recently_evicted;
-};
-
-/*
  * Reads the whole file (len bytes, and one more to see that it did not
  * grow) into buf if its pages are all in the backing's page cache; returns
- * the bytes read, or -1.  cachestat() asks without reading; where the
- * kernel lacks it, a read with RWF_NOWAIT answers EAGAIN instead of
- * waiting for the disk (but starts the file's readahead).
+ * the bytes read, or -1.
  */
-static ssize_t read_if_cached(int fd, char *buf, size_t len, size_t page)
+static ssize_t read_if_cached(int fd, char *buf, size_t len)
 {
-	struct cachestat_range range = { 0, len };
-	struct cachestat cs;
-	struct iovec iov = { buf, len + 1 };
-
-	if (syscall(__NR_cachestat, fd, &range, &cs, 0) == 0) {
-		if (cs.nr_cache < (len + page - 1) / page)
-			return -1;
-		return pread(fd, buf, len + 1, 0);
-	}
-	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+	if (pagecache_all_cached(fd, len) != 1)
+		return -1;
+	return pread(fd, buf, len + 1, 0);
 }
 
 /*
@@ -175,7 +150,7 @@ static bool push_file(struct pusher *p, struct push_job *j)
 	/* A file that grew or shrank since the listing is not pushed (the
 	 * kernel's size would be wrong for it). */
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size == j->len)
-		n = read_if_cached(fd, p->file_buf, j->len, p->page_size);
+		n = read_if_cached(fd, p->file_buf, j->len);
 	close(fd);
 	if (n != (ssize_t)j->len)
 		return true;

@@ -10,10 +10,9 @@
  * A directory listing (readdirplus) tells the kernel of files it will often
  * read next, whole: the listing asks the pusher to store each small file
  * (at most file_max bytes) whole, so that reading it takes no READ round
- * trip.  Only data already in the backing's page cache is pushed (asked
- * with cachestat(), else with a read that does not wait): pushing never
- * waits for the backing filesystem to read, so listing a directory of a
- * network filesystem stays cheap.  A file pushed
+ * trip.  Only data already in the backing's page cache is pushed (see
+ * pagecache.h): pushing never makes the backing filesystem read, so
+ * listing a directory of a network filesystem stays cheap.  A file pushed
  * whole gets its inode.data_stamp, so that the next open keeps the pages.
  *
  * The pushing happens on a thread of its own.  The kernel locks the pages
