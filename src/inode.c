@@ -26,7 +26,6 @@
 #include "mmapfs/inode.h"
 #include "mmapfs/log.h"
 
-
 /* The memory target: a million nodes in 64-byte malloc chunks. */
 G_STATIC_ASSERT(sizeof(struct inode) <= 56);
 

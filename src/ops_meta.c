@@ -100,14 +100,15 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		struct stat st;
+		int ofd = fi ? mmapfs_open_file_fd(fi) : -1;
 		int res;
 
 		g_atomic_int_inc(&node->data_gen);
 		/* A file must not shrink under its mapping. */
 		if (fstat(fd, &st) == 0 && attr->st_size < st.st_size)
 			mapcache_invalidate(fs->maps, &node->id);
-		if (fi && mmapfs_open_file_fd(fi) >= 0)
-			res = ftruncate(mmapfs_open_file_fd(fi), attr->st_size);
+		if (ofd >= 0)
+			res = ftruncate(ofd, attr->st_size);
 		else
 			res = truncate(path, attr->st_size);
 		if (res < 0)

@@ -3,18 +3,18 @@
  *
  * DESIGN: a GAsyncQueue of jobs, each holding a hold on its node and, for
  * a window, a pin on its mapping, drained by one thread.  A whole file is
- * read with pread (RWF_NOWAIT) into the thread's buffer rather than mapped:
- * a listing may name thousands of files, and mapping each would churn the
- * mapping cache for files that may never be read.  Which windows were pushed is
- * remembered per mapping in a set of (mapping address, window index); the
+ * read with pread into the thread's buffer (once pagecache.h says it is all
+ * in memory) rather than mapped: a listing may name thousands of files,
+ * and mapping each would churn the mapping cache for files that may never
+ * be read.  Which windows were pushed is remembered per mapping in a set of (mapping address, window index); the
  * set is emptied when it grows past a bound, which at worst pushes a window
  * twice.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>

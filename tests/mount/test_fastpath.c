@@ -18,9 +18,7 @@
  *     the kernel's 128 KiB, and 64 READs or more.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
