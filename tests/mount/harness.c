@@ -558,3 +558,15 @@ guint64 mount_stat(const struct mount *m, const char *name)
 
 	return stats_value(text, name);
 }
+
+guint64 mount_stat_wait(const struct mount *m, const char *name,
+			guint64 want, unsigned ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
+	guint64 n;
+
+	while ((n = mount_stat(m, name)) < want &&
+	       g_get_monotonic_time() < deadline)
+		g_usleep(1000);
+	return n;
+}

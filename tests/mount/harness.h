@@ -136,6 +136,13 @@ guint64 stats_value(const char *text, const char *name);
 char *mount_stats(const struct mount *m);
 /* stats_value() of the mount's statistics now. */
 guint64 mount_stat(const struct mount *m, const char *name);
+/*
+ * mount_stat() once it is at least want, or after ms milliseconds.  A
+ * request is counted once its handler returns, after the reply: the
+ * caller may already be on its next call.
+ */
+guint64 mount_stat_wait(const struct mount *m, const char *name,
+			guint64 want, unsigned ms);
 /* Writes len bytes of seeded pseudo-random data to path. */
 void write_random_file(const char *path, size_t len, guint32 seed);
 

@@ -108,7 +108,8 @@ static void test_opens(gconstpointer data)
 	close(fd);
 	assert_same_file(&m, "sparse");
 
-	opens = mount_stat(&m, "op.open.requests");
+	opens = mount_stat_wait(&m, "op.open.requests",
+				c->no_open ? 0 : 2 * N_FILES + 2, 1000);
 	releases = mount_stat(&m, "op.release.requests");
 	g_test_message("%s: %" G_GUINT64_FORMAT " OPEN, %" G_GUINT64_FORMAT
 		       " RELEASE requests for %d opens", c->args, opens,
@@ -122,21 +123,6 @@ static void test_opens(gconstpointer data)
 	}
 	g_assert_cmpint(mount_stop(&m), ==, 0);
 	mount_cleanup(&m);
-}
-
-/*
- * Waits until the daemon has pushed want files, or ms milliseconds have
- * passed; returns how many it has pushed.
- */
-static guint64 wait_pushed(const struct mount *m, guint64 want, unsigned ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
-	guint64 n;
-
-	while ((n = mount_stat(m, "pushed_files")) < want &&
-	       g_get_monotonic_time() < deadline)
-		g_usleep(1000);
-	return n;
 }
 
 struct push_case {
@@ -168,7 +154,8 @@ static void test_push_files(gconstpointer data)
 
 	g_assert_cmpuint(list_names(m.mnt), ==, N_FILES + 3);
 	/* Given time to push, pushing nothing takes 300 ms to tell. */
-	pushed = wait_pushed(&m, c->pushes ? N_FILES : 1, c->pushes ? 10000 : 300);
+	pushed = mount_stat_wait(&m, "pushed_files", c->pushes ? N_FILES : 1,
+				 c->pushes ? 10000 : 300);
 	g_test_message("%s: %" G_GUINT64_FORMAT " files pushed", c->args, pushed);
 	g_assert_cmpuint(pushed, ==, c->pushes ? N_FILES : 0);
 	/* Pushing is not reading: the backing file's atime stays. */
@@ -251,13 +238,13 @@ static void test_push_only_cached(void)
 	}
 	mount_start(&m, args);
 	g_assert_cmpuint(list_names(m.mnt), ==, 4);
-	g_assert_cmpuint(wait_pushed(&m, 1, 10000), ==, 1);
+	g_assert_cmpuint(mount_stat_wait(&m, "pushed_files", 1, 10000), ==, 1);
 	g_usleep(300000);
 	g_assert_cmpuint(mount_stat(&m, "pushed_files"), ==, 1);
 	/* Read outside, then listed again: now it is pushed. */
 	g_bytes_unref(read_whole(p, 65536));
 	g_assert_cmpuint(list_names(m.mnt), ==, 4);
-	g_assert_cmpuint(wait_pushed(&m, 2, 10000), ==, 2);
+	g_assert_cmpuint(mount_stat_wait(&m, "pushed_files", 2, 10000), ==, 2);
 	before = mount_stat(&m, "bytes_read");
 	assert_same_file(&m, "cold");
 	assert_same_file(&m, "warm");
@@ -297,7 +284,8 @@ static void test_readdirplus(gconstpointer data)
 		g_assert_cmpint(lstat(p, &st), ==, 0);
 		g_assert_cmpint(st.st_size, ==, 4);
 	}
-	lookups = mount_stat(&m, "op.lookup.requests") - before;
+	lookups = mount_stat_wait(&m, "op.lookup.requests",
+				  c->lookups ? before + n : 0, 1000) - before;
 	g_test_message("%s: %" G_GUINT64_FORMAT " LOOKUP requests for %u stats "
 		       "after a listing", c->args, lookups, n);
 	if (c->lookups)
@@ -350,7 +338,8 @@ static void test_readahead(gconstpointer data)
 	mount_start(&m, args);
 	g_assert_cmpuint(mount_readahead_kb(&m, c->kb), ==, c->kb);
 	assert_same_file(&m, "f");
-	reads = mount_stat(&m, "op.read.requests");
+	reads = mount_stat_wait(&m, "op.read.requests", c->kb >= 1024 ? 0 : 64,
+				1000);
 	g_test_message("%s: window %u KiB, %" G_GUINT64_FORMAT " READs for 8 MiB",
 		       c->args, c->kb, reads);
 	if (c->kb >= 1024)
