@@ -15,16 +15,14 @@
  * until the kernel forgets it, or the table is freed).
  */
 #include <errno.h>
-#include <linux/magic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "mmapfs/fstype.h"
 #include "mmapfs/inode.h"
-#include "mmapfs/log.h"
 
 /* The memory target: a million nodes in 64-byte malloc chunks. */
 G_STATIC_ASSERT(sizeof(struct inode) <= 56);
@@ -91,13 +89,12 @@ static bool same_handle(const struct file_handle *a, const struct file_handle *b
 static bool probe_handles(struct inode_table *t)
 {
 	g_autofree struct file_handle *h = NULL;
-	struct statfs sf;
 	int fd;
 
 	/* A FUSE filesystem's handle names its node, and a high-level FUSE
 	 * daemon (bindfs, sshfs) gives each hard link a node of its own: two
 	 * handles for one inode would look like an inode number reused. */
-	if (fstatfs(t->root->fd, &sf) < 0 || sf.f_type == FUSE_SUPER_MAGIC)
+	if (fstype_is_fuse(t->root->fd))
 		return false;
 	h = handle_of(t->root->fd, &t->mount_id);
 	if (!h)
@@ -197,27 +194,19 @@ GPtrArray *inode_table_hold_all(struct inode_table *t)
 	return all;
 }
 
-void inode_read_by_fd(struct inode *node)
-{
-	if (!g_atomic_int_exchange(&node->read_by_fd, 1))
-		log_info("backing file of inode %lu shrank under its mapping: "
-			 "reading it with pread from now on",
-			 (unsigned long)node->id.ino);
-}
-
 bool inode_table_uses_handles(struct inode_table *t)
 {
 	return t->use_handles;
 }
 
-struct inode *inode_from_id(struct inode_table *t, fuse_ino_t id)
+struct inode *inode_from_id(struct inode_table *t, uint64_t id)
 {
-	return id == FUSE_ROOT_ID ? t->root : (struct inode *)(uintptr_t)id;
+	return id == INODE_ROOT_ID ? t->root : (struct inode *)(uintptr_t)id;
 }
 
-fuse_ino_t inode_id(struct inode_table *t, const struct inode *node)
+uint64_t inode_id(struct inode_table *t, const struct inode *node)
 {
-	return node == t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)node;
+	return node == t->root ? INODE_ROOT_ID : (uint64_t)(uintptr_t)node;
 }
 
 int inode_lookup(struct inode_table *t, struct inode *parent,
@@ -382,6 +371,23 @@ int inode_open(struct inode_table *t, const struct inode *node, int flags)
 	proc_fd_path(node->fd, path);
 	fd = open(path, flags | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+int inode_file_fd(struct inode_table *t, struct inode_file *f)
+{
+	if (f->fd < 0) {
+		f->fd = inode_open(t, f->node, O_RDONLY);
+		f->own_fd = f->fd >= 0;
+	}
+	return f->fd;
+}
+
+void inode_file_done(struct inode_file *f)
+{
+	if (f->own_fd)
+		close(f->fd);
+	f->own_fd = false;
+	f->fd = -1;
 }
 
 void proc_fd_path(int fd, char buf[PROC_FD_PATH_MAX])

@@ -314,3 +314,9 @@ void mapcache_free(struct mapcache *mc)
 	pthread_mutex_destroy(&mc->lock);
 	g_free(mc);
 }
+
+uint64_t mapcache_last_page_start(const struct mapcache *mc,
+				  const struct mapcache_map *map)
+{
+	return (map->len - 1) & ~(uint64_t)(mc->page_size - 1);
+}

@@ -26,15 +26,6 @@
 
 #define STATS_SLACK 4096
 
-static const char *cache_mode_name(enum mmapfs_cache_mode mode)
-{
-	switch (mode) {
-	case MMAPFS_CACHE_WATCHED: return "watched";
-	case MMAPFS_CACHE_NONE: return "none";
-	default: return "timeout";
-	}
-}
-
 void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -42,7 +33,7 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 	mapcache_get_stats(fs->maps, &out->maps);
 	out->sigbus_recovered = safecopy_recoveries();
 	out->inodes = inode_table_size(fs->inodes);
-	out->cache_mode = cache_mode_name(fs->cache);
+	out->cache_mode = mmapfs_cache_mode_name(fs->cache);
 	if (fs->watcher) {
 		out->watcher = watcher_name(fs->watcher);
 		watcher_counts(fs->watcher, &out->watcher_events,

@@ -5,44 +5,23 @@
  * Writes go to the backing descriptor with pwrite (or splice); the mapping
  * is MAP_SHARED over the same page cache, so the next read sees them.
  *
- * DESIGN: read() answers from the mapping cache.  The fast path is one
- * mapcache_lookup() (a hash lookup and a pin), a probe of the pages under the
- * SIGBUS guard, and fuse_reply_buf() pointing straight into the mapping: the
- * kernel copies the bytes from our mapping into the reader's buffer, and we
- * copy nothing.  Everything the cache cannot serve goes to read_fd(), which
- * reads from the backing descriptor: empty files, files larger than
- * max_mapped, files whose filesystem cannot mmap, and any read while the
- * budget is full of pinned mappings.
- *
- * A mapping knows the file's size when it was mapped; the file may have
- * changed size since, behind our back.  Two checks keep a read from ever
- * returning bytes past the file's current end (the zero-filled tail of the
- * last page, or a page that is gone):
- *   - a read that touches the mapping's last page calls fstat(): a file that
- *     grew or shrank is mapped again at its new size;
- *   - any other read probes one byte beyond its last page as well: if that
- *     page is still there, the file still extends past the read.  When the
- *     probe hits a missing page (SIGBUS, caught), the file shrank: the
- *     mapping is dropped and the read is answered from the descriptor.
- * If the file shrinks in the instant between the probe and the reply, the
- * kernel's copy out of the mapping fails, the kernel answers that read with
- * EIO, and the mapping is dropped too.  A shrink seen by the probe marks the
- * inode read_by_fd: a file that others truncate while we read it is read
- * with pread from then on, which races with truncation as natively as can
- * be.  Nothing of the open file is touched after the reply: the reader may
- * have closed it by then.
+ * DESIGN: read() asks the read engine (reader.h) for a plan and turns it
+ * into one reply.  The fast path is one mapcache_lookup() (a hash lookup
+ * and a pin), a probe of the pages under the SIGBUS guard, and
+ * fuse_reply_buf() pointing straight into the mapping: the kernel copies
+ * the bytes from our mapping into the reader's buffer, and we copy
+ * nothing.  Nothing of the open file is touched after the reply: the
+ * reader may have closed it by then.  How a file's data changes (writers,
+ * truncation, keep_cache) is told to the file-data protocol (filedata.h).
  *
  * On a read-only mount with cache=watched the kernel opens files without
  * us (no_open, see ops.h): reads then come with fh 0, and file_of() gives
  * them a stand-in open file whose descriptor, when the mapping cache cannot
  * answer, is opened by handle for that request only.
  *
- * With cache=none every read is answered with pread.  That mode promises
- * each read the file as it is at that instant, and only the kernel's own
- * read checks the size and copies under the same page lock: a mapping
- * read racing a truncation could copy the zeroed tail of the page the new
- * end falls in (measured: 1,000 truncations under readers), or fail with
- * EIO.
+ * With cache=none every read is answered with pread (see reader.h for
+ * why a mapping read racing a truncation could not keep that mode's
+ * promise).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,16 +30,13 @@
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
-#include "mmapfs/log.h"
+#include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
-#include "mmapfs/safecopy.h"
-
-#define ROUND_UP(x, align) (((x) + (align) - 1) & ~((align) - 1))
 
 struct open_file {
 	int fd;                     /* the backing file, opened for this open */
 	struct inode *node;         /* held by the kernel while the file is open */
-	bool writable;              /* counted in node->writers */
+	bool writable;              /* a writer (filedata.h) */
 };
 
 static struct open_file *open_file_of(struct fuse_file_info *fi)
@@ -74,33 +50,24 @@ int mmapfs_open_file_fd(struct fuse_file_info *fi)
 }
 
 /*
- * The open file a request is about: the one our open() gave the kernel,
- * or, for a file the kernel opened without us (fh 0, see no_open in ops.h),
- * tmp, filled in with the node and no descriptor yet.  file_fd() opens one
- * when it is needed, and file_done() closes it.
+ * The file a request is about: the one our open() gave the kernel, or, for
+ * a file the kernel opened without us (fh 0, see no_open in ops.h), its
+ * node and no descriptor yet: inode_file_fd() opens one when it is needed,
+ * and inode_file_done() closes it.
  */
-static struct open_file *file_of(fuse_req_t req, fuse_ino_t ino,
-				 struct fuse_file_info *fi,
-				 struct open_file *tmp)
+static struct inode_file file_of(fuse_req_t req, fuse_ino_t ino,
+				 struct fuse_file_info *fi)
 {
-	if (fi->fh)
-		return open_file_of(fi);
-	*tmp = (struct open_file){ .fd = -1, .node = mmapfs_inode(req, ino) };
-	return tmp;
+	struct open_file *fh = open_file_of(fi);
+
+	if (fh)
+		return (struct inode_file){ .node = fh->node, .fd = fh->fd };
+	return (struct inode_file){ .node = mmapfs_inode(req, ino), .fd = -1 };
 }
 
-/* fh's backing descriptor, opened read-only if fh has none yet; or -errno. */
-static int file_fd(struct mmapfs *fs, struct open_file *fh)
+static int file_fd(fuse_req_t req, struct inode_file *f)
 {
-	if (fh->fd < 0)
-		fh->fd = inode_open(fs->inodes, fh->node, O_RDONLY | O_CLOEXEC);
-	return fh->fd;
-}
-
-static void file_done(struct open_file *fh, struct open_file *tmp)
-{
-	if (fh == tmp && tmp->fd >= 0)
-		close(tmp->fd);
+	return inode_file_fd(mmapfs_of(req)->inodes, f);
 }
 
 /*
@@ -150,7 +117,6 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 {
 	struct open_file *fh;
 	struct stat st;
-	guint64 stamp;
 
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
@@ -162,12 +128,10 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fh->fd = fd;
 	fh->node = node;
 	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-	if (fh->writable) {
-		g_atomic_int_inc(&node->writers);
-		g_atomic_int_inc(&node->data_gen);
-	}
+	if (fh->writable)
+		filedata_writer_open(node);
 	if (!S_ISREG(st.st_mode))
-		g_atomic_int_set(&node->read_by_fd, 1);
+		filedata_use_pread(node, FILEDATA_NOT_REGULAR);
 	else
 		mapcache_revalidate(fs->maps, &node->id, &st);
 	fi->fh = (uintptr_t)fh;
@@ -175,21 +139,16 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	/* A file opened read-only has nothing to flush at close (POSIX locks
 	 * are released by the kernel either way): one round trip less. */
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
-	/* Unchanged since the last open: the kernel's cached pages are still
-	 * the file's.  (A change inside the same mtime tick that keeps the
-	 * size is not seen; the attribute timeout bounds how long.) */
-	stamp = inode_data_stamp(&st);
-	fi->keep_cache = __atomic_exchange_n(&node->data_stamp, stamp,
-					     __ATOMIC_RELAXED) == stamp;
+	/* Unchanged since the kernel was last given its pages: they are
+	 * still the file's. */
+	fi->keep_cache = filedata_open_keeps_cache(node, &st);
 	return 0;
 }
 
 static void open_file_free(struct open_file *fh)
 {
-	if (fh->writable) {
-		g_atomic_int_inc(&fh->node->data_gen);
-		g_atomic_int_add(&fh->node->writers, -1);
-	}
+	if (fh->writable)
+		filedata_writer_close(fh->node);
 	close(fh->fd);
 	g_free(fh);
 }
@@ -228,7 +187,7 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* The file shrinks inside open(): no mapping may outlive that. */
 	if (fi->flags & O_TRUNC)
-		mapcache_invalidate(fs->maps, &node->id);
+		filedata_changing(fs->maps, node, true);
 	fd = open_backing(fs, node, fi->flags);
 	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
 	if (res < 0)
@@ -285,7 +244,7 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* The last name went while the file was open: now nobody has it. */
 	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
-		mapcache_invalidate(fs->maps, &fh->node->id);
+		filedata_gone(fs->maps, &fh->node->id);
 	mmapfs_handle_untrack(fs, fh);
 	open_file_free(fh);
 	fuse_reply_err(req, 0);
@@ -310,11 +269,11 @@ void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
-	int fd = file_fd(mmapfs_of(req), fh);
+	struct inode_file f = file_of(req, ino, fi);
+	int fd = file_fd(req, &f);
 	int res = fd < 0 ? fd : (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
 
-	file_done(fh, &tmp);
+	inode_file_done(&f);
 	mmapfs_reply_err(req, res);
 }
 
@@ -323,16 +282,16 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
-	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+	struct inode_file f = file_of(req, ino, fi);
 	ssize_t res;
 
 	/* (Without an open, on a read-only mount: the kernel refuses
 	 * writes first; a read-only descriptor would refuse them too.) */
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = file_fd(mmapfs_of(req), fh);
+	out.buf[0].fd = file_fd(req, &f);
 	out.buf[0].pos = off;
 	res = out.buf[0].fd < 0 ? out.buf[0].fd : fuse_buf_copy(&out, in, 0);
-	file_done(fh, &tmp);
+	inode_file_done(&f);
 	if (res < 0) {
 		mmapfs_reply_err(req, (int)res);
 		return;
@@ -344,16 +303,15 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t offset, off_t length, struct fuse_file_info *fi)
 {
-	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
-	int fd = file_fd(mmapfs_of(req), fh);
+	struct inode_file f = file_of(req, ino, fi);
+	int fd = file_fd(req, &f);
 	int res;
 
-	g_atomic_int_inc(&fh->node->data_gen);
 	/* Collapsing a range shrinks the file under its mapping. */
-	if (mode & FALLOC_FL_COLLAPSE_RANGE)
-		mapcache_invalidate(mmapfs_of(req)->maps, &fh->node->id);
+	filedata_changing(mmapfs_of(req)->maps, f.node,
+			  mode & FALLOC_FL_COLLAPSE_RANGE);
 	res = fd < 0 ? fd : fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
-	file_done(fh, &tmp);
+	inode_file_done(&f);
 	mmapfs_reply_err(req, res);
 }
 
@@ -364,19 +322,19 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       int flags)
 {
 	struct mmapfs *fs = mmapfs_of(req);
-	struct open_file tmp_in, *in = file_of(req, ino_in, fi_in, &tmp_in);
-	struct open_file tmp_out, *out = file_of(req, ino_out, fi_out, &tmp_out);
-	int fd_in = file_fd(fs, in), fd_out = file_fd(fs, out);
+	struct inode_file in = file_of(req, ino_in, fi_in);
+	struct inode_file out = file_of(req, ino_out, fi_out);
+	int fd_in = file_fd(req, &in), fd_out = file_fd(req, &out);
 	ssize_t n;
 
-	g_atomic_int_inc(&out->node->data_gen);
+	filedata_changing(fs->maps, out.node, false);
 	if (fd_in < 0 || fd_out < 0)
 		n = fd_in < 0 ? fd_in : fd_out;
 	else if ((n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len,
 				      (unsigned)flags)) < 0)
 		n = -errno;
-	file_done(in, &tmp_in);
-	file_done(out, &tmp_out);
+	inode_file_done(&in);
+	inode_file_done(&out);
 	if (n < 0)
 		mmapfs_reply_err(req, (int)n);
 	else
@@ -386,182 +344,64 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
-	int fd = file_fd(mmapfs_of(req), fh);
+	struct inode_file f = file_of(req, ino, fi);
+	int fd = file_fd(req, &f);
 	off_t res = fd;
 
 	if (fd >= 0 && (res = lseek(fd, off, whence)) < 0)
 		res = -errno;
-	file_done(fh, &tmp);
+	inode_file_done(&f);
 	if (res < 0)
 		mmapfs_reply_err(req, (int)res);
 	else
 		fuse_reply_lseek(req, res);
 }
 
-/* Frees a thread's read buffer when the thread exits. */
-static GPrivate read_buffer_key = G_PRIVATE_INIT(g_free);
-
-struct read_buffer {
-	size_t size;
-	char data[];
-};
-
-/* This thread's buffer for reads from a descriptor, at least size bytes. */
-static char *read_buffer(size_t size)
-{
-	struct read_buffer *b = g_private_get(&read_buffer_key);
-
-	if (!b || b->size < size) {
-		b = g_malloc(sizeof(*b) + size);
-		b->size = size;
-		g_private_replace(&read_buffer_key, b);
-	}
-	return b->data;
-}
-
-/*
- * Answers a read from the backing descriptor.  We pread() into a buffer of
- * our own rather than hand libfuse the descriptor (fuse_reply_data): with
- * libfuse 3.14 that path answered whole pages of zeros, now and then, to
- * reads racing a truncation of the backing file, which pread() never does.
- */
-static void read_fd(fuse_req_t req, struct open_file *fh, size_t size,
-		    off_t off)
-{
-	char *buf = read_buffer(size);
-	int fd = file_fd(mmapfs_of(req), fh);
-	ssize_t n = fd < 0 ? fd : pread(fd, buf, size, off);
-
-	if (n < 0) {
-		mmapfs_reply_err(req, fd < 0 ? fd : -errno);
-		return;
-	}
-	stats_add(&mmapfs_of(req)->stats.bytes_from_pread, (guint64)n);
-	fuse_reply_buf(req, buf, n);
-}
-
-/* Offset of the first byte of the mapping's last page. */
-static uint64_t last_page_start(const struct mmapfs *fs,
-				const struct mapcache_map *m)
-{
-	return (m->len - 1) & ~(uint64_t)(fs->page_size - 1);
-}
-
-/*
- * Returns a pinned mapping to read [off, off + size) from, or NULL when the
- * read must go to the descriptor.  When the read touches the mapping's last
- * page, the mapping returned has the file's current size.
- */
-static struct mapcache_map *map_for_read(struct mmapfs *fs,
-					 struct open_file *fh, size_t size,
-					 off_t off)
-{
-	struct mapcache_map *m = mapcache_lookup(fs->maps, &fh->node->id);
-	struct stat st;
-	int fd, res;
-
-	if (m && (uint64_t)off + size <= last_page_start(fs, m))
-		return m;
-	fd = file_fd(fs, fh);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (m)
-			mapcache_put(fs->maps, m);
-		return NULL;
-	}
-	if (m && (off_t)m->len == st.st_size)
-		return m;
-	if (m)
-		mapcache_put(fs->maps, m);
-	res = mapcache_get(fs->maps, &fh->node->id, fd, &st, &m);
-	if (res == 0)
-		return m;
-	if (res == -ENODEV) {
-		/* This filesystem cannot map files: stop trying. */
-		g_atomic_int_set(&fh->node->read_by_fd, 1);
-		log_debug("cannot map inode %lu: %s", (unsigned long)st.st_ino,
-			  g_strerror(-res));
-	} else if (res != -EFBIG && res != -ENOSPC) {
-		/* mmap() refused (vm.max_map_count, address space): pread
-		 * serves the read; said once, not once per read. */
-		static gint warned;
-
-		if (!g_atomic_int_exchange(&warned, 1))
-			log_warn("cannot map inode %lu: %s: reading with pread "
-				 "meanwhile (said once; see map_failures in the stats)",
-				 (unsigned long)st.st_ino, g_strerror(-res));
-	}
-	return NULL;
-}
-
-/* A file shrank under its mapping m (pinned by the caller). */
-static void file_shrank(struct mmapfs *fs, struct open_file *fh,
-			struct mapcache_map *m)
-{
-	mapcache_invalidate_map(fs->maps, m);
-	inode_read_by_fd(fh->node);
-}
-
-static void read_file(fuse_req_t req, fuse_ino_t ino, struct open_file *fh,
-		      size_t size, off_t off)
+/* Answers a read with pread (reader_pread()). */
+static void reply_pread(fuse_req_t req, struct inode_file *f, size_t size,
+			off_t off)
 {
 	struct mmapfs *fs = mmapfs_of(req);
-	struct mapcache_map *m = NULL;
-	struct push_job *job;
-	size_t n, probe;
-	int res;
+	const char *data;
+	ssize_t n = reader_pread(&fs->reader, f, size, off, &data);
 
-	if (fs->cache != MMAPFS_CACHE_NONE &&
-	    !g_atomic_int_get(&fh->node->read_by_fd))
-		m = map_for_read(fs, fh, size, off);
-	if (!m) {
-		read_fd(req, fh, size, off);
+	if (n < 0) {
+		mmapfs_reply_err(req, (int)n);
 		return;
 	}
-	if ((uint64_t)off >= m->len) {
-		mapcache_put(fs->maps, m);
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	n = MIN(size, m->len - (size_t)off);
-	/* The read's pages, and the first byte of the next page if mapped. */
-	probe = MIN(m->len - (size_t)off,
-		    ROUND_UP((size_t)off + n, fs->page_size) + 1 - (size_t)off);
-	if (safecopy_probe(m->addr + off, probe) < probe) {
-		/* The file shrank under the mapping: answer with what the
-		 * file holds now, and read it from the descriptor from now on. */
-		file_shrank(fs, fh, m);
-		mapcache_put(fs->maps, m);
-		read_fd(req, fh, size, off);
-		return;
-	}
-	stats_add(&fs->stats.bytes_from_maps, n);
-	/* A random miss in the kernel's cache: let it have the window. */
-	job = fs->pusher ? pusher_prepare(fs->pusher, ino, fh->node, m, off, n) : NULL;
-	res = fuse_reply_buf(req, m->addr + off, n);
-	/* From here on the reader may have closed the file: fh (unless it
-	 * is the caller's tmp) and its node may be gone.  Only m (pinned),
-	 * the job (held) and a tmp of the caller's are ours. */
-	if (res == -EFAULT) {
-		/* Shrank between probe and reply; the kernel answered EIO.
-		 * The next read maps the file again, and its probe marks
-		 * the inode read_by_fd. */
-		mapcache_invalidate_map(fs->maps, m);
-		log_info("backing file of inode %lu shrank during a reply: mapping dropped",
-			 (unsigned long)m->key.ino);
-		if (job)
-			pusher_cancel(fs->pusher, job);
-	} else if (job) {
-		pusher_submit(fs->pusher, job);
-	}
-	mapcache_put(fs->maps, m);
+	stats_add(&fs->stats.bytes_from_pread, (guint64)n);
+	fuse_reply_buf(req, data, n);
 }
 
 void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct open_file tmp, *fh = file_of(req, ino, fi, &tmp);
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode_file f = file_of(req, ino, fi);
+	struct reader_plan plan;
+	struct push_job *job = NULL;
 
-	read_file(req, ino, fh, size, off);
-	file_done(fh, &tmp);
+	reader_plan(&fs->reader, &f, size, off, &plan);
+	if (plan.how == READER_PREAD) {
+		reply_pread(req, &f, size, off);
+		inode_file_done(&f);
+		return;
+	}
+	stats_add(&fs->stats.bytes_from_maps, plan.len);
+	/* A random miss in the kernel's cache: let it have the window. */
+	if (fs->pusher && plan.len)
+		job = pusher_prepare(fs->pusher, ino, f.node, plan.map, off, plan.len);
+	if (fuse_reply_buf(req, plan.data, plan.len) == -EFAULT) {
+		/* Shrank between probe and reply; the kernel answered EIO. */
+		reader_reply_failed(&fs->reader, &plan);
+		if (job)
+			pusher_cancel(fs->pusher, job);
+	} else if (job) {
+		pusher_submit(fs->pusher, job);
+	}
+	/* From here on the reader may have closed the file: its node may be
+	 * gone.  Only the plan's pin, the job (held) and a descriptor of
+	 * ours (f.own_fd) are ours. */
+	reader_done(&fs->reader, &plan);
+	inode_file_done(&f);
 }

@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
 
 void mmapfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -103,10 +104,9 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 		int ofd = fi ? mmapfs_open_file_fd(fi) : -1;
 		int res;
 
-		g_atomic_int_inc(&node->data_gen);
 		/* A file must not shrink under its mapping. */
-		if (fstat(fd, &st) == 0 && attr->st_size < st.st_size)
-			mapcache_invalidate(fs->maps, &node->id);
+		filedata_changing(fs->maps, node,
+				  fstat(fd, &st) == 0 && attr->st_size < st.st_size);
 		if (ofd >= 0)
 			res = ftruncate(ofd, attr->st_size);
 		else

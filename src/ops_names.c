@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
+#include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
 
 /* Replies to a creating call that returned res: the new entry, or res. */
@@ -124,7 +125,7 @@ void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (last)
-		mapcache_invalidate(fs->maps, &key);
+		filedata_gone(fs->maps, &key);
 	mmapfs_reply_err(req, 0);
 }
 
@@ -151,6 +152,6 @@ void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if (replaced)
-		mapcache_invalidate(fs->maps, &key);
+		filedata_gone(fs->maps, &key);
 	mmapfs_reply_err(req, 0);
 }

@@ -1,23 +1,23 @@
 /*
  * options.c - parsing and describing mmapfs's options.
  *
- * DESIGN: every mmapfs option is one row of option_table: its name, what its
- * value looks like, its default and its help line, and the function that
- * checks and stores a value.  The fuse_opt callback looks options up in that
- * table, and --help prints the same table, so an option cannot be parsed
- * without being documented.  Options the table does not know are handed to
- * libfuse; fuse_session_new() rejects the ones libfuse does not know either.
+ * DESIGN: every option is one row of option_table: its name, what its value
+ * looks like, where it is stored, its default and its range.  One setter per
+ * kind of value (a count, a size, seconds, one of some names) checks a value
+ * against the row's range and stores it; mmapfs_options_init() stores every
+ * row's default; --help and the error messages print the default and the
+ * range from the same row.  An option cannot be parsed without being
+ * documented, and its documented range is the one enforced.
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "mmapfs/log.h"
 #include "mmapfs/options.h"
-#include "mmapfs/watcher.h"
 
 static GQuark opt_error_quark(void)
 {
@@ -25,291 +25,267 @@ static GQuark opt_error_quark(void)
 }
 #define OPT_ERROR opt_error_quark()
 
+enum opt_kind {
+	OPT_SOURCE,     /* a path, resolved by mmapfs_options_finish() */
+	OPT_COUNT,      /* unsigned, in [min, max] */
+	OPT_SIZE,       /* uint64_t with a K/M/G/T suffix, in [min, max] */
+	OPT_SECONDS,    /* double, in [0, max] */
+	OPT_CHOICE,     /* int: the index of one of choices */
+	OPT_FLAG,       /* bool, no value: a FUSE option that we note */
+};
+
 struct option_row {
 	const char *name;
 	const char *metavar;
-	const char *defval;
+	enum opt_kind kind;
+	size_t offset;          /* of the field in struct mmapfs_options */
+	uint64_t def;           /* the default: value, or index in choices */
+	uint64_t min, max;      /* COUNT, SIZE; SECONDS: max */
+	bool zero_ok;           /* SIZE: 0 (off) as well as [min, max] */
+	bool pow2;              /* SIZE: powers of two only */
+	const char *const *choices;  /* CHOICE: NULL-terminated */
 	const char *help;
-	gboolean (*set)(struct mmapfs_options *opts, const char *value,
-			GError **error);
+	const char *def_text;   /* the default, where it is no plain value */
 };
 
-static gboolean set_source(struct mmapfs_options *opts, const char *value,
-			   GError **error)
+static const char *const cache_names[] = {
+	[MMAPFS_CACHE_AUTO] = "auto",
+	[MMAPFS_CACHE_WATCHED] = "watched",
+	[MMAPFS_CACHE_TIMEOUT] = "timeout",
+	[MMAPFS_CACHE_NONE] = "none",
+	NULL,
+};
+
+static const char *const watcher_names[] = {
+	[MMAPFS_WATCHER_AUTO] = "auto",
+	[MMAPFS_WATCHER_FANOTIFY] = "fanotify",
+	[MMAPFS_WATCHER_INOTIFY] = "inotify",
+	NULL,
+};
+
+static const char *const readdirplus_names[] = {
+	[MMAPFS_PLUS_AUTO] = "auto",
+	[MMAPFS_PLUS_ALWAYS] = "always",
+	[MMAPFS_PLUS_ADAPTIVE] = "adaptive",
+	[MMAPFS_PLUS_OFF] = "off",
+	NULL,
+};
+
+static const char *const log_level_names[] = {
+	[MMAPFS_LOG_ERROR] = "error",
+	[MMAPFS_LOG_WARN] = "warn",
+	[MMAPFS_LOG_INFO] = "info",
+	[MMAPFS_LOG_DEBUG] = "debug",
+	NULL,
+};
+
+#define AT(f) offsetof(struct mmapfs_options, f)
+
+static const struct option_row option_table[] = {
+	{ "source", "DIR", OPT_SOURCE, AT(source),
+	  .help = "the backing directory to mirror",
+	  .def_text = "the first argument" },
+	{ "max_maps", "N", OPT_COUNT, AT(max_maps),
+	  .def = MMAPFS_DEFAULT_MAX_MAPS, .min = 1, .max = MMAPFS_MAX_MAX_MAPS,
+	  .help = "live mappings at most" },
+	{ "max_mapped", "SIZE", OPT_SIZE, AT(max_mapped),
+	  .def = MMAPFS_DEFAULT_MAX_MAPPED, .min = 1, .max = MMAPFS_MAX_MAX_MAPPED,
+	  .help = "bytes mapped at most, with K/M/G/T suffixes; larger files "
+		  "are read with pread" },
+	{ "cache", "MODE", OPT_CHOICE, AT(cache), .choices = cache_names,
+	  .def = MMAPFS_CACHE_AUTO,
+	  .help = "watched: the kernel caches names and attributes for `timeout` "
+		  "seconds, and a watcher invalidates them, and cached file data, as "
+		  "soon as the source changes outside the mount; "
+		  "timeout: the kernel caches names and attributes for `timeout` seconds; "
+		  "none: the kernel caches nothing, not even file data (direct I/O: "
+		  "no shared mmap of files on the mount); "
+		  "auto: watched, unless the source is on a network or FUSE filesystem "
+		  "(changed from elsewhere, where no watcher sees) or no watcher can "
+		  "start: then timeout" },
+	{ "watcher", "KIND", OPT_CHOICE, AT(watcher), .choices = watcher_names,
+	  .def = MMAPFS_WATCHER_AUTO,
+	  .help = "what watches for cache=watched: fanotify (sees which process "
+		  "made a change, so the daemon's own are skipped), inotify, or "
+		  "auto (fanotify, else inotify)" },
+	{ "push", "SIZE", OPT_SIZE, AT(push),
+	  .def = MMAPFS_DEFAULT_PUSH, .min = 4096, .max = MMAPFS_MAX_PUSH,
+	  .zero_ok = true, .pow2 = true,
+	  .help = "after a small (random) read the kernel's cache missed, store "
+		  "the aligned window of this size around it into that cache "
+		  "(0: off; not with cache=none)" },
+	{ "push_files", "SIZE", OPT_SIZE, AT(push_files),
+	  .def = MMAPFS_DEFAULT_PUSH_FILES, .min = 0, .max = MMAPFS_MAX_PUSH_FILES,
+	  .help = "when a directory is listed, store each file of at most this "
+		  "size whole into the kernel's cache, if the backing has its "
+		  "data in memory (0: off; not with cache=none)" },
+	{ "readahead", "SIZE", OPT_SIZE, AT(readahead),
+	  .def = MMAPFS_DEFAULT_READAHEAD, .min = 4096, .max = MMAPFS_MAX_READAHEAD,
+	  .zero_ok = true,
+	  .help = "the mount's readahead window: sequential reading reaches the "
+		  "daemon in requests of up to this size (set through "
+		  "/sys/class/bdi, by root only; 0: the kernel's default, 128K)" },
+	{ "readdirplus", "MODE", OPT_CHOICE, AT(readdirplus),
+	  .choices = readdirplus_names, .def = MMAPFS_PLUS_AUTO,
+	  .help = "always: every directory listing carries each entry's "
+		  "attributes, so that `ls -l`, `find` and opening the files "
+		  "listed need no lookup each (the daemon stats every entry "
+		  "listed); adaptive: the kernel's choice (the first batch, and "
+		  "after lookups in the directory); off: names only; "
+		  "auto: always, unless the source is on a network or FUSE "
+		  "filesystem (where a stat costs a round trip) or cache=none: "
+		  "then adaptive" },
+	{ "timeout", "SECONDS", OPT_SECONDS, AT(timeout),
+	  .max = (uint64_t)MMAPFS_MAX_TIMEOUT,
+	  .help = "how long the kernel may cache names and attributes" },
+	{ "log_level", "LEVEL", OPT_CHOICE, AT(log_level),
+	  .choices = log_level_names, .def = MMAPFS_LOG_INFO,
+	  .help = "error, warn, info or debug: which messages to log (to stderr in the foreground, to "
+		  "syslog once detached)" },
+	{ "ro", NULL, OPT_FLAG, AT(read_only),
+	  .help = "read-only mount: every change answers EROFS; with "
+		  "cache=watched, files are read without opening them in the "
+		  "daemon (only with allow_other or a daemon running as root)" },
+	{ "allow_other", NULL, OPT_FLAG, AT(allow_other),
+	  .help = "let other users in; turns on default_permissions" },
+};
+
+static void *field(struct mmapfs_options *opts, const struct option_row *r)
 {
-	g_free(opts->source);
-	opts->source = g_strdup(value);
-	return TRUE;
+	return (char *)opts + r->offset;
 }
 
-static gboolean check_max_maps(const char *value, uint64_t *out, GError **error)
+const char *mmapfs_cache_mode_name(enum mmapfs_cache_mode mode)
 {
-	if (!mmapfs_parse_count(value, 1, MMAPFS_MAX_MAX_MAPS, out)) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid max_maps '%s': expected a whole number from 1 to %u",
-			    value, MMAPFS_MAX_MAX_MAPS);
-		return FALSE;
+	return mode < G_N_ELEMENTS(cache_names) - 1 ? cache_names[mode] : "?";
+}
+
+const char *mmapfs_watcher_name(enum mmapfs_watcher kind)
+{
+	return kind < G_N_ELEMENTS(watcher_names) - 1 ? watcher_names[kind] : "?";
+}
+
+const char *mmapfs_readdirplus_name(enum mmapfs_readdirplus mode)
+{
+	return mode < G_N_ELEMENTS(readdirplus_names) - 1 ? readdirplus_names[mode] : "?";
+}
+
+char *mmapfs_format_size(uint64_t n)
+{
+	static const char suffixes[] = "KMGT";
+	int s = -1;
+
+	while (n && s < 3 && !(n & 1023)) {
+		n >>= 10;
+		s++;
 	}
-	return TRUE;
+	return s < 0 ? g_strdup_printf("%" G_GUINT64_FORMAT, n)
+		     : g_strdup_printf("%" G_GUINT64_FORMAT "%c", n, suffixes[s]);
 }
 
-static gboolean check_max_mapped(const char *value, uint64_t *out, GError **error)
+/* What a row accepts, as --help and the errors say it: "1 to 1048576". */
+static char *range_text(const struct option_row *r)
 {
-	if (!mmapfs_parse_size(value, out) || *out == 0 ||
-	    *out > MMAPFS_MAX_MAX_MAPPED) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid max_mapped '%s': expected a size from 1 to 64T, such as 512M or 16G",
-			    value);
-		return FALSE;
+	g_autofree char *lo = NULL, *hi = NULL;
+
+	switch (r->kind) {
+	case OPT_COUNT:
+		return g_strdup_printf("a whole number from %" G_GUINT64_FORMAT
+				       " to %" G_GUINT64_FORMAT, r->min, r->max);
+	case OPT_SIZE:
+		lo = mmapfs_format_size(r->min);
+		hi = mmapfs_format_size(r->max);
+		return g_strdup_printf("%s%s from %s to %s", r->zero_ok ? "0, or " : "",
+				       r->pow2 ? "a power of two" : "a size", lo, hi);
+	case OPT_SECONDS:
+		return g_strdup_printf("seconds from 0 to %" G_GUINT64_FORMAT, r->max);
+	case OPT_CHOICE:
+		return g_strjoinv(", ", (char **)r->choices);
+	default:
+		return NULL;
 	}
-	return TRUE;
 }
 
-static gboolean set_max_maps(struct mmapfs_options *opts, const char *value,
-			     GError **error)
+static gboolean invalid(const struct option_row *r, const char *value,
+			GError **error)
 {
-	uint64_t n;
+	g_autofree char *range = range_text(r);
 
-	if (!check_max_maps(value, &n, error))
-		return FALSE;
-	opts->max_maps = n;
-	return TRUE;
-}
-
-static gboolean set_max_mapped(struct mmapfs_options *opts, const char *value,
-			       GError **error)
-{
-	return check_max_mapped(value, &opts->max_mapped, error);
-}
-
-gboolean mmapfs_parse_limit(const char *setting, uint64_t *max_maps,
-			    uint64_t *max_mapped, GError **error)
-{
-	if (g_str_has_prefix(setting, "max_maps="))
-		return check_max_maps(setting + 9, max_maps, error);
-	if (g_str_has_prefix(setting, "max_mapped="))
-		return check_max_mapped(setting + 11, max_mapped, error);
-	g_set_error(error, OPT_ERROR, 0,
-		    "unknown limit '%s': expected max_maps=N or max_mapped=SIZE", setting);
+	g_set_error(error, OPT_ERROR, 0, "invalid %s '%s': expected %s",
+		    r->name, value, range);
 	return FALSE;
 }
 
-static gboolean set_timeout(struct mmapfs_options *opts, const char *value,
-			    GError **error)
+/* Checks value against row r and stores it in *opts. */
+static gboolean set_value(struct mmapfs_options *opts,
+			  const struct option_row *r, const char *value,
+			  GError **error)
 {
+	uint64_t n;
 	char *end;
 	double t;
 
-	errno = 0;
-	t = g_ascii_strtod(value, &end);
-	if (errno || end == value || *end || !(t >= 0) ||
-	    t > MMAPFS_MAX_TIMEOUT) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid timeout '%s': expected seconds from 0 to %.0f",
-			    value, MMAPFS_MAX_TIMEOUT);
-		return FALSE;
-	}
-	opts->timeout = t;
-	return TRUE;
-}
-
-/*
- * Stores in *out the index of value among the NULL-terminated names, or
- * sets an error that lists them.
- */
-static gboolean set_choice(const char *option, const char *const *names,
-			   const char *value, int *out, GError **error)
-{
-	g_autofree char *choices = NULL;
-
-	for (int i = 0; names[i]; i++) {
-		if (!strcmp(names[i], value)) {
-			*out = i;
-			return TRUE;
+	switch (r->kind) {
+	case OPT_SOURCE:
+		g_free(*(char **)field(opts, r));
+		*(char **)field(opts, r) = g_strdup(value);
+		return TRUE;
+	case OPT_COUNT:
+		if (!mmapfs_parse_count(value, r->min, r->max, &n))
+			return invalid(r, value, error);
+		*(unsigned *)field(opts, r) = (unsigned)n;
+		return TRUE;
+	case OPT_SIZE:
+		if (!mmapfs_parse_size(value, &n) ||
+		    (!(r->zero_ok && n == 0) &&
+		     (n < r->min || n > r->max || (r->pow2 && (n & (n - 1))))))
+			return invalid(r, value, error);
+		*(uint64_t *)field(opts, r) = n;
+		return TRUE;
+	case OPT_SECONDS:
+		errno = 0;
+		t = g_ascii_strtod(value, &end);
+		if (errno || end == value || *end || !(t >= 0) || t > (double)r->max)
+			return invalid(r, value, error);
+		*(double *)field(opts, r) = t;
+		return TRUE;
+	case OPT_CHOICE:
+		for (int i = 0; r->choices[i]; i++) {
+			if (!strcmp(r->choices[i], value)) {
+				*(int *)field(opts, r) = i;
+				return TRUE;
+			}
 		}
+		return invalid(r, value, error);
+	case OPT_FLAG:
+		*(bool *)field(opts, r) = true;
+		return TRUE;
 	}
-	choices = g_strjoinv(", ", (char **)names);
-	g_set_error(error, OPT_ERROR, 0, "invalid %s '%s': expected %s",
-		    option, value, choices);
 	return FALSE;
 }
 
-static gboolean set_cache(struct mmapfs_options *opts, const char *value,
-			  GError **error)
+void mmapfs_options_init(struct mmapfs_options *opts)
 {
-	static const char *const names[] = {
-		[MMAPFS_CACHE_AUTO] = "auto",
-		[MMAPFS_CACHE_WATCHED] = "watched",
-		[MMAPFS_CACHE_TIMEOUT] = "timeout",
-		[MMAPFS_CACHE_NONE] = "none",
-		NULL,
-	};
-	int i;
+	memset(opts, 0, sizeof(*opts));
+	opts->timeout = -1;     /* not given: the cache mode's (policy.h) */
+	for (size_t i = 0; i < G_N_ELEMENTS(option_table); i++) {
+		const struct option_row *r = &option_table[i];
 
-	if (!set_choice("cache", names, value, &i, error))
-		return FALSE;
-	opts->cache = i;
-	return TRUE;
-}
-
-static gboolean set_watcher(struct mmapfs_options *opts, const char *value,
-			    GError **error)
-{
-	static const char *const names[] = {
-		[MMAPFS_WATCHER_AUTO] = "auto",
-		[MMAPFS_WATCHER_FANOTIFY] = "fanotify",
-		[MMAPFS_WATCHER_INOTIFY] = "inotify",
-		NULL,
-	};
-	int i;
-
-	if (!set_choice("watcher", names, value, &i, error))
-		return FALSE;
-	opts->watcher = i;
-	return TRUE;
-}
-
-static gboolean set_readdirplus(struct mmapfs_options *opts,
-				const char *value, GError **error)
-{
-	static const char *const names[] = {
-		[MMAPFS_PLUS_AUTO] = "auto",
-		[MMAPFS_PLUS_ALWAYS] = "always",
-		[MMAPFS_PLUS_ADAPTIVE] = "adaptive",
-		[MMAPFS_PLUS_OFF] = "off",
-		NULL,
-	};
-	int i;
-
-	if (!set_choice("readdirplus", names, value, &i, error))
-		return FALSE;
-	opts->readdirplus = i;
-	return TRUE;
-}
-
-static gboolean set_log_level(struct mmapfs_options *opts, const char *value,
-			      GError **error)
-{
-	static const char *const names[] = {
-		[MMAPFS_LOG_ERROR] = "error",
-		[MMAPFS_LOG_WARN] = "warn",
-		[MMAPFS_LOG_INFO] = "info",
-		[MMAPFS_LOG_DEBUG] = "debug",
-		NULL,
-	};
-
-	return set_choice("log_level", names, value, &opts->log_level, error);
-}
-
-static gboolean set_push(struct mmapfs_options *opts, const char *value,
-			 GError **error)
-{
-	uint64_t n;
-
-	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_PUSH ||
-	    (n && (n < 4096 || (n & (n - 1))))) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid push '%s': expected 0, or a power of two from 4K to 64M",
-			    value);
-		return FALSE;
+		switch (r->kind) {
+		case OPT_COUNT:
+			*(unsigned *)field(opts, r) = (unsigned)r->def;
+			break;
+		case OPT_SIZE:
+			*(uint64_t *)field(opts, r) = r->def;
+			break;
+		case OPT_CHOICE:
+			*(int *)field(opts, r) = (int)r->def;
+			break;
+		default:
+			break;
+		}
 	}
-	opts->push = n;
-	return TRUE;
 }
-
-static gboolean set_push_files(struct mmapfs_options *opts, const char *value,
-			       GError **error)
-{
-	uint64_t n;
-
-	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_PUSH_FILES) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid push_files '%s': expected a size from 0 to 16M",
-			    value);
-		return FALSE;
-	}
-	opts->push_files = n;
-	return TRUE;
-}
-
-static gboolean set_readahead(struct mmapfs_options *opts, const char *value,
-			      GError **error)
-{
-	uint64_t n;
-
-	if (!mmapfs_parse_size(value, &n) || n > MMAPFS_MAX_READAHEAD ||
-	    (n && n < 4096)) {
-		g_set_error(error, OPT_ERROR, 0,
-			    "invalid readahead '%s': expected 0, or a size from 4K to 64M",
-			    value);
-		return FALSE;
-	}
-	opts->readahead = n;
-	return TRUE;
-}
-
-#define STR(x) #x
-#define XSTR(x) STR(x)
-
-static const struct option_row option_table[] = {
-	{ "source", "DIR", "(the first argument)",
-	  "the backing directory to mirror", set_source },
-	{ "max_maps", "N", XSTR(MMAPFS_DEFAULT_MAX_MAPS),
-	  "live mappings at most (1 to 1048576)", set_max_maps },
-	{ "max_mapped", "SIZE", MMAPFS_DEFAULT_MAX_MAPPED_TEXT,
-	  "bytes mapped at most, with K/M/G/T suffixes; larger files are read with pread",
-	  set_max_mapped },
-	{ "cache", "MODE", "auto",
-	  "watched: the kernel caches names and attributes for `timeout` "
-	  "seconds, and a watcher invalidates them, and cached file data, as "
-	  "soon as the source changes outside the mount; "
-	  "timeout: the kernel caches names and attributes for `timeout` seconds; "
-	  "none: the kernel caches nothing, not even file data (direct I/O: "
-	  "no shared mmap of files on the mount); "
-	  "auto: watched, unless the source is on a network or FUSE filesystem "
-	  "(changed from elsewhere, where no watcher sees) or no watcher can "
-	  "start: then timeout", set_cache },
-	{ "watcher", "KIND", "auto",
-	  "what watches for cache=watched: fanotify (sees which process made a "
-	  "change, so the daemon's own are skipped), inotify, or auto "
-	  "(fanotify, else inotify)", set_watcher },
-	{ "push", "SIZE", MMAPFS_DEFAULT_PUSH_TEXT,
-	  "after a small (random) read the kernel's cache missed, store the "
-	  "aligned window of this size around it into that cache (0: off; "
-	  "not with cache=none)",
-	  set_push },
-	{ "push_files", "SIZE", MMAPFS_DEFAULT_PUSH_FILES_TEXT,
-	  "when a directory is listed, store each file of at most this size "
-	  "whole into the kernel's cache, if the backing has its data in "
-	  "memory (0: off; not with cache=none)",
-	  set_push_files },
-	{ "readahead", "SIZE", MMAPFS_DEFAULT_READAHEAD_TEXT,
-	  "the mount's readahead window: sequential reading reaches the "
-	  "daemon in requests of up to this size, 1M at most (set through "
-	  "/sys/class/bdi, by root only; 0: the kernel's default, 128K)",
-	  set_readahead },
-	{ "readdirplus", "MODE", "auto",
-	  "always: every directory listing carries each entry's attributes, "
-	  "so that `ls -l`, `find` and opening the files listed need no "
-	  "lookup each (the daemon stats every entry listed); "
-	  "adaptive: the kernel's choice (the first batch, and after lookups "
-	  "in the directory); off: names only; "
-	  "auto: always, unless the source is on a network or FUSE filesystem "
-	  "(where a stat costs a round trip) or cache=none: then adaptive",
-	  set_readdirplus },
-	{ "timeout", "SECONDS", "1 with cache=timeout, 60 with cache=watched",
-	  "how long the kernel may cache names and attributes", set_timeout },
-	{ "log_level", "LEVEL", "info",
-	  "error, warn, info or debug: which messages to log (to stderr in the "
-	  "foreground, to syslog once detached)", set_log_level },
-};
-
-/* Parser state while fuse_opt_parse() runs. */
-struct parse_state {
-	struct mmapfs_options *opts;
-	GPtrArray *positional;  /* SOURCE and MOUNTPOINT as given */
-	GError *error;          /* the first error only */
-};
 
 static const struct option_row *find_row(const char *name, size_t len)
 {
@@ -320,44 +296,55 @@ static const struct option_row *find_row(const char *name, size_t len)
 	return NULL;
 }
 
-/* fuse_opt callback: 0 consumes the argument, 1 keeps it for libfuse. */
-static int opt_proc(void *data, const char *arg, int key,
-		    struct fuse_args *outargs)
+enum mmapfs_option_result mmapfs_option_set(struct mmapfs_options *opts,
+					    const char *word, GError **error)
 {
-	struct parse_state *st = data;
-	const struct option_row *row;
-	const char *eq;
+	const char *eq = strchr(word, '=');
+	const struct option_row *r = find_row(word, eq ? (size_t)(eq - word)
+						       : strlen(word));
 
-	if (key == FUSE_OPT_KEY_NONOPT) {
-		g_ptr_array_add(st->positional, g_strdup(arg));
-		return 0;
+	if (!r)
+		return MMAPFS_OPTION_UNKNOWN;
+	if (r->kind == OPT_FLAG) {
+		if (eq)         /* "ro=1": libfuse's to refuse */
+			return MMAPFS_OPTION_UNKNOWN;
+		set_value(opts, r, NULL, error);
+		return MMAPFS_OPTION_NOTED;
 	}
-	if (key != FUSE_OPT_KEY_OPT || arg[0] == '-')
-		return 1;
+	if (eq && strlen(eq + 1) > MMAPFS_MAX_OPTION_VALUE) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "value of option '%s' is too long (%zu bytes, at most %d)",
+			    r->name, strlen(eq + 1), MMAPFS_MAX_OPTION_VALUE);
+		return MMAPFS_OPTION_INVALID;
+	}
+	if (!eq || !eq[1]) {
+		g_set_error(error, OPT_ERROR, 0, "option '%s' needs a value: -o %s=%s",
+			    r->name, r->name, r->metavar);
+		return MMAPFS_OPTION_INVALID;
+	}
+	return set_value(opts, r, eq + 1, error) ? MMAPFS_OPTION_SET
+						 : MMAPFS_OPTION_INVALID;
+}
 
-	eq = strchr(arg, '=');
-	row = find_row(arg, eq ? (size_t)(eq - arg) : strlen(arg));
-	if (row) {
-		if (eq && strlen(eq + 1) > MMAPFS_MAX_OPTION_VALUE) {
-			if (!st->error)
-				g_set_error(&st->error, OPT_ERROR, 0,
-					    "value of option '%s' is too long (%zu bytes, at most %d)",
-					    row->name, strlen(eq + 1), MMAPFS_MAX_OPTION_VALUE);
-		} else if (!eq || !eq[1]) {
-			if (!st->error)
-				g_set_error(&st->error, OPT_ERROR, 0,
-					    "option '%s' needs a value: -o %s=%s",
-					    row->name, row->name, row->metavar);
-		} else if (!st->error) {
-			row->set(st->opts, eq + 1, &st->error);
-		}
-		return 0;
+gboolean mmapfs_parse_limit(const char *setting, uint64_t *max_maps,
+			    uint64_t *max_mapped, GError **error)
+{
+	struct mmapfs_options o;
+	enum mmapfs_option_result res;
+
+	if (!g_str_has_prefix(setting, "max_maps=") &&
+	    !g_str_has_prefix(setting, "max_mapped=")) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "unknown limit '%s': expected max_maps=N or max_mapped=SIZE",
+			    setting);
+		return FALSE;
 	}
-	if (!strcmp(arg, "ro"))
-		st->opts->read_only = true;
-	else if (!strcmp(arg, "allow_other"))
-		st->opts->allow_other = true;
-	return 1;
+	o.max_maps = (unsigned)*max_maps;
+	o.max_mapped = *max_mapped;
+	res = mmapfs_option_set(&o, setting, error);
+	*max_maps = o.max_maps;
+	*max_mapped = o.max_mapped;
+	return res == MMAPFS_OPTION_SET;
 }
 
 gboolean mmapfs_parse_count(const char *text, uint64_t min, uint64_t max,
@@ -404,7 +391,7 @@ gboolean mmapfs_parse_size(const char *text, uint64_t *out)
 /* Resolves a directory argument to an absolute path, or says why not. */
 static char *resolve_dir(const char *what, const char *path, GError **error)
 {
-	char *real;
+	char *real, *out;
 	struct stat st;
 
 	if (strlen(path) > MMAPFS_MAX_OPTION_VALUE) {
@@ -424,164 +411,93 @@ static char *resolve_dir(const char *what, const char *path, GError **error)
 		free(real);
 		return NULL;
 	}
-	return real;
+	out = g_strdup(real);
+	free(real);
+	return out;
 }
 
-static void add_mount_options(struct fuse_args *args,
-			      const struct mmapfs_options *opts)
+gboolean mmapfs_options_finish(struct mmapfs_options *opts,
+			       const char *const *positional, unsigned n,
+			       GError **error)
 {
-	g_autofree char *fsname = g_strconcat("fsname=", opts->source, NULL);
-	char *o = NULL;
-
-	fuse_opt_add_opt_escaped(&o, fsname);
-	if (opts->allow_other)
-		fuse_opt_add_opt(&o, "default_permissions");
-	fuse_opt_add_arg(args, "-o");
-	fuse_opt_add_arg(args, o);
-	free(o);
-}
-
-static enum mmapfs_parse_result parse(struct fuse_args *args,
-				      struct mmapfs_options *opts,
-				      GError **error);
-
-enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
-					      struct mmapfs_options *opts,
-					      GError **error)
-{
-	enum mmapfs_parse_result r = parse(args, opts, error);
-
-	/* The message quotes what was given: one printable line, whatever
-	 * bytes that held. */
-	if (r == MMAPFS_PARSE_ERROR && error && *error) {
-		for (char *p = (*error)->message; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
-	}
-	return r;
-}
-
-static enum mmapfs_parse_result parse(struct fuse_args *args,
-				      struct mmapfs_options *opts,
-				      GError **error)
-{
-	struct parse_state st = { .opts = opts };
-	g_autoptr(GPtrArray) positional = g_ptr_array_new_with_free_func(g_free);
-	const char *source_arg, *mount_arg;
+	unsigned want = opts->source ? 1 : 2;
 	char *path;
-	guint want;
 
-	memset(opts, 0, sizeof(*opts));
-	opts->max_maps = MMAPFS_DEFAULT_MAX_MAPS;
-	opts->max_mapped = MMAPFS_DEFAULT_MAX_MAPPED;
-	opts->timeout = -1;
-	opts->log_level = MMAPFS_LOG_INFO;
-	opts->push = MMAPFS_DEFAULT_PUSH;
-	opts->push_files = MMAPFS_DEFAULT_PUSH_FILES;
-	opts->readahead = MMAPFS_DEFAULT_READAHEAD;
-	st.positional = positional;
-
-	if (fuse_opt_parse(args, &st, NULL, opt_proc) < 0) {
-		g_clear_error(&st.error);
-		g_set_error(error, OPT_ERROR, 0, "cannot parse the command line");
-		return MMAPFS_PARSE_ERROR;
-	}
-	if (fuse_parse_cmdline(args, &opts->fuse) < 0) {
-		g_clear_error(&st.error);
-		g_set_error(error, OPT_ERROR, 0, "cannot parse the command line");
-		return MMAPFS_PARSE_ERROR;
-	}
-	if (opts->fuse.show_help || opts->fuse.show_version) {
-		g_clear_error(&st.error);
-		return MMAPFS_PARSE_EXIT;
-	}
-	if (st.error) {
-		g_propagate_error(error, st.error);
-		return MMAPFS_PARSE_ERROR;
-	}
-
-	want = opts->source ? 1 : 2;
-	if (positional->len < want) {
+	if (n < want) {
 		g_set_error(error, OPT_ERROR, 0, "missing %s (see --help)",
-			    positional->len == 0 && want == 2 ? "SOURCE and MOUNTPOINT"
-							       : "MOUNTPOINT");
-		return MMAPFS_PARSE_ERROR;
+			    n == 0 && want == 2 ? "SOURCE and MOUNTPOINT" : "MOUNTPOINT");
+		return FALSE;
 	}
-	if (positional->len > want) {
+	if (n > want) {
 		g_set_error(error, OPT_ERROR, 0, "unexpected argument '%s' (see --help)",
-			    (char *)positional->pdata[want]);
-		return MMAPFS_PARSE_ERROR;
+			    positional[want]);
+		return FALSE;
 	}
-	source_arg = opts->source ? opts->source : positional->pdata[0];
-	mount_arg = positional->pdata[want - 1];
-
-	path = resolve_dir("source", source_arg, error);
+	path = resolve_dir("source", opts->source ? opts->source : positional[0], error);
 	if (!path)
-		return MMAPFS_PARSE_ERROR;
+		return FALSE;
 	g_free(opts->source);
-	opts->source = g_strdup(path);
-	free(path);
-
-	path = resolve_dir("mount point", mount_arg, error);
-	if (!path)
-		return MMAPFS_PARSE_ERROR;
-	opts->mountpoint = g_strdup(path);
-	free(path);
-
-	add_mount_options(args, opts);
-	return MMAPFS_PARSE_OK;
+	opts->source = path;
+	opts->mountpoint = resolve_dir("mount point", positional[want - 1], error);
+	return opts->mountpoint != NULL;
 }
 
 void mmapfs_options_clear(struct mmapfs_options *opts)
 {
 	g_clear_pointer(&opts->source, g_free);
 	g_clear_pointer(&opts->mountpoint, g_free);
-	g_clear_pointer(&opts->fuse.mountpoint, free);
 }
 
-/* Prints "    LHS  TEXT", TEXT wrapped to 79 columns under itself. */
-static void print_option(const char *lhs, const char *text)
+void mmapfs_help_entry(FILE *out, const char *lhs, const char *text)
 {
 	enum { INDENT = 31, WIDTH = 79 };
 	g_auto(GStrv) words = g_strsplit(text, " ", -1);
-	int col = printf("    %-26s", lhs);
+	int col = fprintf(out, "    %-26s", lhs);
 
 	for (int i = 0; words[i]; i++) {
 		int len = (int)strlen(words[i]);
 
 		if (col > INDENT && col + 1 + len > WIDTH)
-			col = printf("\n%*s", INDENT - 1, "") - 1;
-		col += printf(" %s", words[i]);
+			col = fprintf(out, "\n%*s", INDENT - 1, "") - 1;
+		col += fprintf(out, " %s", words[i]);
 	}
-	printf("\n");
+	fprintf(out, "\n");
 }
 
-void mmapfs_options_print_help(const char *progname)
+/* A row's default as --help shows it ("16G", "auto"), or NULL. */
+static char *default_text(const struct option_row *r)
 {
-	const char *available;
+	switch (r->kind) {
+	case OPT_COUNT:
+		return g_strdup_printf("%" G_GUINT64_FORMAT, r->def);
+	case OPT_SIZE:
+		return mmapfs_format_size(r->def);
+	case OPT_CHOICE:
+		return g_strdup(r->choices[r->def]);
+	case OPT_SECONDS:
+		return g_strdup_printf("%g with cache=timeout, %g with cache=watched",
+				       MMAPFS_DEFAULT_TIMEOUT,
+				       MMAPFS_DEFAULT_WATCHED_TIMEOUT);
+	default:
+		return g_strdup(r->def_text);
+	}
+}
 
-	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
-	       "       %s [options] -o source=SOURCE MOUNTPOINT\n\n"
-	       "Mirrors the directory SOURCE at MOUNTPOINT, answering reads from\n"
-	       "memory mappings of the backing files.\n\n"
-	       "mmapfs options (default in brackets):\n", progname, progname);
+void mmapfs_options_print_help(FILE *out)
+{
 	for (size_t i = 0; i < G_N_ELEMENTS(option_table); i++) {
 		const struct option_row *r = &option_table[i];
-		g_autofree char *lhs = g_strdup_printf("-o %s=%s", r->name, r->metavar);
-		g_autofree char *text = g_strdup_printf("%s [%s]", r->help, r->defval);
+		g_autofree char *lhs = r->metavar
+			? g_strdup_printf("-o %s=%s", r->name, r->metavar)
+			: g_strdup_printf("-o %s", r->name);
+		g_autofree char *range = r->kind == OPT_CHOICE ? NULL : range_text(r);
+		g_autofree char *def = default_text(r);
+		g_autoptr(GString) text = g_string_new(r->help);
 
-		print_option(lhs, text);
+		if (range)
+			g_string_append_printf(text, " (%s)", range);
+		if (def)
+			g_string_append_printf(text, " [%s]", def);
+		mmapfs_help_entry(out, lhs, text->str);
 	}
-	print_option("-o ro", "read-only mount: every change answers EROFS; "
-		     "with cache=watched, files are read without opening "
-		     "them in the daemon (only with allow_other or a daemon "
-		     "running as root)");
-	print_option("-o allow_other",
-		     "let other users in; turns on default_permissions");
-	available = watcher_available();
-	printf("\nWatcher this user can start here: %s.\n",
-	       available ? available : "none (cache=auto means timeout)");
-	printf("\nFUSE options:\n");
-	fuse_cmdline_help();
-	fuse_lowlevel_help();
 }

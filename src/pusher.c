@@ -19,6 +19,7 @@
 
 #include <glib.h>
 
+#include "mmapfs/filedata.h"
 #include "mmapfs/log.h"
 #include "mmapfs/pagecache.h"
 #include "mmapfs/pusher.h"
@@ -51,7 +52,6 @@ struct pusher {
 	size_t window;
 	size_t file_max;
 	char *file_buf;            /* file_max + 1 bytes, the thread's */
-	size_t page_size;
 	GAsyncQueue *queue;        /* of struct push_job *, or &stop */
 	GThread *thread;
 	pthread_mutex_t lock;
@@ -90,9 +90,9 @@ static void push(struct pusher *p, struct push_job *j)
 {
 	struct inode *node = j->node;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(j->len);
-	int gen = g_atomic_int_get(&node->data_gen);
+	int gen;
 
-	if (g_atomic_int_get(&node->writers))
+	if (!filedata_push_begin(node, &gen))
 		return;
 	/* The window's pages, and one byte after it: the file must still
 	 * extend past the window, or the store would grow the kernel's size. */
@@ -104,8 +104,7 @@ static void push(struct pusher *p, struct push_job *j)
 	__atomic_fetch_add(&p->stores, 1, __ATOMIC_RELAXED);
 	/* A writer opened, or the size changed, while we stored: what we
 	 * stored may be older than what the kernel had. */
-	if (g_atomic_int_get(&node->writers) ||
-	    g_atomic_int_get(&node->data_gen) != gen) {
+	if (!filedata_push_still_good(node, gen)) {
 		fuse_lowlevel_notify_inval_inode(p->se, j->ino, j->start, j->len);
 		__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
 	}
@@ -135,12 +134,11 @@ static bool push_file(struct pusher *p, struct push_job *j)
 {
 	struct inode *node = j->node;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(j->len);
-	int gen = g_atomic_int_get(&node->data_gen);
 	struct stat st;
 	ssize_t n = -1;
-	int fd, res;
+	int fd, res, gen;
 
-	if (g_atomic_int_get(&node->writers))
+	if (!filedata_push_begin(node, &gen))
 		return true;
 	/* Nobody read the file: its access time stays as it was (a daemon
 	 * that may not keep it, on files not its own, pushes nothing). */
@@ -159,14 +157,12 @@ static bool push_file(struct pusher *p, struct push_job *j)
 	if (res != 0)
 		return res != -ENOENT;
 	__atomic_fetch_add(&p->file_stores, 1, __ATOMIC_RELAXED);
-	if (g_atomic_int_get(&node->writers) ||
-	    g_atomic_int_get(&node->data_gen) != gen) {
+	if (!filedata_push_still_good(node, gen)) {
 		fuse_lowlevel_notify_inval_inode(p->se, j->ino, 0, 0);
 		__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
 		return true;
 	}
-	__atomic_store_n(&node->data_stamp, inode_data_stamp(&st),
-			 __ATOMIC_RELAXED);
+	filedata_pushed_whole(node, &st);
 	return true;
 }
 
@@ -204,7 +200,6 @@ struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
 	p->window = window;
 	p->file_max = file_max;
 	p->file_buf = file_max ? g_malloc(file_max + 1) : NULL;
-	p->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	p->queue = g_async_queue_new();
 	pthread_mutex_init(&p->lock, NULL);
 	p->pushed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
@@ -265,10 +260,10 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 		return NULL;
 	index = (size_t)off / p->window;
 	start = index * p->window;
-	last_page = (m->len - 1) & ~(p->page_size - 1);
+	last_page = mapcache_last_page_start(p->maps, m);
 	end = MIN(start + p->window, last_page);
 	if (size >= READAHEAD_SIZE || end <= start ||
-	    g_atomic_int_get(&node->writers) ||
+	    filedata_has_writers(node) ||
 	    g_async_queue_length(p->queue) >= MAX_QUEUED_WINDOWS ||
 	    !remember(p, m, index))
 		return NULL;
@@ -287,9 +282,7 @@ struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
 	struct push_job *j;
 
 	if (attr->st_size <= 0 || (uint64_t)attr->st_size > p->file_max ||
-	    g_atomic_int_get(&node->writers) ||
-	    __atomic_load_n(&node->data_stamp, __ATOMIC_RELAXED) ==
-		    inode_data_stamp(attr) ||
+	    filedata_has_writers(node) || filedata_kernel_has(node, attr) ||
 	    g_async_queue_length(p->queue) >= MAX_QUEUED)
 		return NULL;
 	j = g_new(struct push_job, 1);

@@ -6,24 +6,13 @@
 
 #include "mmapfs/stats.h"
 
+#define OP_NAME(counter, name, handler, params, args) [STATS_##counter] = name,
+#define OP_SKIP(counter, handler, params, args)
 static const char *const op_names[STATS_N_OPS] = {
-	[STATS_LOOKUP] = "lookup", [STATS_FORGET] = "forget",
-	[STATS_GETATTR] = "getattr", [STATS_SETATTR] = "setattr",
-	[STATS_READLINK] = "readlink", [STATS_ACCESS] = "access",
-	[STATS_STATFS] = "statfs", [STATS_OPENDIR] = "opendir",
-	[STATS_READDIR] = "readdir", [STATS_READDIRPLUS] = "readdirplus",
-	[STATS_FSYNCDIR] = "fsyncdir", [STATS_RELEASEDIR] = "releasedir",
-	[STATS_MKNOD] = "mknod", [STATS_MKDIR] = "mkdir",
-	[STATS_SYMLINK] = "symlink", [STATS_LINK] = "link",
-	[STATS_UNLINK] = "unlink", [STATS_RMDIR] = "rmdir",
-	[STATS_RENAME] = "rename", [STATS_OPEN] = "open",
-	[STATS_CREATE] = "create", [STATS_RELEASE] = "release",
-	[STATS_FLUSH] = "flush", [STATS_FSYNC] = "fsync", [STATS_READ] = "read",
-	[STATS_WRITE] = "write", [STATS_FALLOCATE] = "fallocate",
-	[STATS_COPY_FILE_RANGE] = "copy_file_range", [STATS_LSEEK] = "lseek",
-	[STATS_GETXATTR] = "getxattr", [STATS_LISTXATTR] = "listxattr",
-	[STATS_SETXATTR] = "setxattr", [STATS_REMOVEXATTR] = "removexattr",
+	MMAPFS_OPS(OP_NAME, OP_SKIP)
 };
+#undef OP_NAME
+#undef OP_SKIP
 
 const char *stats_op_name(enum stats_op op)
 {
@@ -162,13 +151,13 @@ void stats_format_text(const struct stats_snapshot *s, GString *out)
 		if (!c->requests)
 			continue;
 		g_string_append_printf(out, "op.%s.requests %" G_GUINT64_FORMAT "\n",
-				       op_names[op], c->requests);
-		g_string_append_printf(out, "op.%s.mean_us %.1f\n", op_names[op], mean_us(c));
+				       stats_op_name(op), c->requests);
+		g_string_append_printf(out, "op.%s.mean_us %.1f\n", stats_op_name(op), mean_us(c));
 		g_string_append_printf(out, "op.%s.p50_us %" G_GUINT64_FORMAT "\n",
-				       op_names[op], quantile_us(c, 0.5));
+				       stats_op_name(op), quantile_us(c, 0.5));
 		g_string_append_printf(out, "op.%s.p99_us %" G_GUINT64_FORMAT "\n",
-				       op_names[op], quantile_us(c, 0.99));
-		g_string_append_printf(out, "op.%s.histogram_us", op_names[op]);
+				       stats_op_name(op), quantile_us(c, 0.99));
+		g_string_append_printf(out, "op.%s.histogram_us", stats_op_name(op));
 		for (int b = 0; b < STATS_BUCKETS; b++)
 			if (c->buckets[b])
 				g_string_append_printf(out, " <%" G_GUINT64_FORMAT ":%"
@@ -203,7 +192,7 @@ void stats_format_json(const struct stats_snapshot *s, GString *out)
 		g_string_append_printf(out, "%s\"%s\":{\"requests\":%" G_GUINT64_FORMAT
 				       ",\"mean_us\":%.1f,\"p50_us\":%" G_GUINT64_FORMAT
 				       ",\"p99_us\":%" G_GUINT64_FORMAT ",\"histogram_us\":{",
-				       first ? "" : ",", op_names[op], c->requests,
+				       first ? "" : ",", stats_op_name(op), c->requests,
 				       mean_us(c), quantile_us(c, 0.5), quantile_us(c, 0.99));
 		first = false;
 		for (int b = 0; b < STATS_BUCKETS; b++) {

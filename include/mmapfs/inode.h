@@ -16,8 +16,11 @@
  * nothing outside SOURCE is reachable.
  *
  * A node's FUSE id is its address, except for the root, which is
- * FUSE_ROOT_ID.  The kernel holds a lookup reference for every id it knows,
- * so the node behind an id in a request stays valid for that request.
+ * INODE_ROOT_ID (FUSE_ROOT_ID: ops.h checks both that and that an address
+ * fits in a fuse_ino_t).  The kernel holds a lookup reference for every id
+ * it knows, so the node behind an id in a request stays valid for that
+ * request.  The table itself calls nothing of libfuse: it is part of the
+ * core, and its unit tests and the read engine's link no FUSE.
  *
  * Thread-safe.  The table lock is never held across a syscall that can block
  * on the backing filesystem except close(), and never across a FUSE reply.
@@ -30,7 +33,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include <fuse_lowlevel.h>
 #include <glib.h>
 
 #include "mmapfs/devino.h"
@@ -45,24 +47,19 @@ struct inode {
 	struct file_handle *handle;  /* when fd is -1 */
 
 	/*
-	 * (atomic) inode_data_stamp() of the file when it was last opened, or
-	 * pushed whole into the kernel's cache: an open that finds it
-	 * unchanged lets the kernel keep the file's cached pages (keep_cache).
+	 * The file's data protocol (filedata.h), private to filedata.c: no
+	 * other file reads or writes these.  All atomic.
+	 *   data_stamp  inode_data_stamp() of the file when the kernel was
+	 *               last given its pages (an open, or a whole push)
+	 *   read_by_fd  set once the file is to be read with pread only
+	 *   writers     opens for writing now
+	 *   data_gen    bumped by every change the kernel's copy may miss
 	 */
 	guint64 data_stamp;
 
 	int fd;                 /* immutable: O_PATH | O_NOFOLLOW, or -1 */
 
-	/*
-	 * (atomic) Set once the file shrank under a mapping behind our back,
-	 * or could not be mapped: from then on it is read from a descriptor.
-	 * A file truncated by others while we read it is one that mapping
-	 * serves badly (every race costs a dropped mapping, or an EIO).
-	 */
 	gint read_by_fd;
-
-	/* (atomic) Opens for writing now, and a count bumped by every such
-	 * open, release and change of size: see pusher.h. */
 	gint writers;
 	gint data_gen;
 
@@ -73,6 +70,8 @@ struct inode {
 	uint16_t type;          /* immutable: st_mode & S_IFMT */
 };
 
+#define INODE_ROOT_ID 1    /* the root's FUSE id */
+
 struct inode_table;
 
 /* Opens SOURCE as the root.  Returns NULL with *error set on failure. */
@@ -81,10 +80,10 @@ struct inode_table *inode_table_new(const char *source, GError **error);
 void inode_table_free(struct inode_table *t);
 
 /* The node behind a FUSE id the kernel sent. */
-struct inode *inode_from_id(struct inode_table *t, fuse_ino_t id);
+struct inode *inode_from_id(struct inode_table *t, uint64_t id);
 
 /* The FUSE id of a node. */
-fuse_ino_t inode_id(struct inode_table *t, const struct inode *node);
+uint64_t inode_id(struct inode_table *t, const struct inode *node);
 
 /*
  * Resolves one name in the directory parent without following a symlink.
@@ -127,6 +126,24 @@ guint64 inode_data_stamp(const struct stat *st);
 int inode_open(struct inode_table *t, const struct inode *node, int flags);
 
 /*
+ * The file a request is about: its node and the descriptor of the open
+ * file the kernel named, or fd -1 for a file the kernel opened without us
+ * (no-open, see ops.h).  inode_file_fd() then opens one, read-only, for
+ * this request, and inode_file_done() closes it.
+ */
+struct inode_file {
+	struct inode *node;
+	int fd;
+	bool own_fd;            /* fd was opened by inode_file_fd() */
+};
+
+/* f's descriptor, opened read-only if it has none yet; or -errno. */
+int inode_file_fd(struct inode_table *t, struct inode_file *f);
+
+/* Closes what inode_file_fd() opened. */
+void inode_file_done(struct inode_file *f);
+
+/*
  * Who is told when directory nodes come and go (the watcher, which keeps a
  * mark on every directory the kernel knows).  added() runs after a new
  * directory node entered the table, with no lock held; removed() runs just
@@ -159,12 +176,6 @@ struct inode *inode_table_find(struct inode_table *t, const struct devino *id);
 
 /* Every node known now, each held; for rare sweeps (a lost event queue). */
 GPtrArray *inode_table_hold_all(struct inode_table *t);
-
-/*
- * Marks node's file as one to read from a descriptor from now on (it
- * shrank under its mapping: see read_by_fd above), and logs that once.
- */
-void inode_read_by_fd(struct inode *node);
 
 /* Whether non-directories are reached by file handle. */
 bool inode_table_uses_handles(struct inode_table *t);

@@ -120,4 +120,11 @@ bool mapcache_set_limits(struct mapcache *mc, unsigned max_maps,
 
 void mapcache_get_stats(struct mapcache *mc, struct mapcache_stats *out);
 
+/*
+ * The offset of the first byte of map's last page: the page that a file
+ * grown or shrunk since the mapping was made may have changed.
+ */
+uint64_t mapcache_last_page_start(const struct mapcache *mc,
+				  const struct mapcache_map *map);
+
 #endif

@@ -1,14 +1,23 @@
 /*
- * ops.h - the FUSE low-level handlers and the state they share.
+ * ops.h - the FUSE low-level handlers and the state of one mount.
  *
- * The handlers live in src/ops_*.c, grouped by concern (metadata, names,
- * directories, file data, xattrs); src/ops.c wires them into one
- * fuse_lowlevel_ops table and holds what they share.  Every handler turns
- * its result into exactly one reply: helpers below return 0 or a negative
- * errno, and the errno becomes a reply in one place, mmapfs_reply_err().
+ * The handlers live in src/ops_*.c, grouped by concern (see oplist.h);
+ * src/ops.c wires them, each behind a wrapper that times it, into one
+ * fuse_lowlevel_ops table.  src/mount.c builds and tears down struct
+ * mmapfs.  Every handler turns its result into exactly one reply: helpers
+ * return 0 or a negative errno, and the errno becomes a reply in one place,
+ * mmapfs_reply_err().
  *
- * Handlers run on the session loop's threads, several at once.  They never
- * hold the inode-table or mapping-cache lock across a fuse_reply_*() call.
+ * Handlers run on the session loop's threads, several at once.  The lock
+ * rules, for every handler and every thread of the daemon:
+ *   - locks are never nested: the inode table's, the mapping cache's, the
+ *     watcher's, the pusher's and the handle registry's lock are each taken
+ *     alone, and released before any other is taken;
+ *   - no lock is held across a fuse_reply_*() or fuse_lowlevel_notify_*()
+ *     call (a reply may drop the kernel's last reference and re-enter us;
+ *     a notification waits for kernel locks a handler may hold);
+ *   - a pinned mapping (mapcache.h) may be held across a reply, never
+ *     across anything that waits for another request.
  */
 #ifndef MMAPFS_OPS_H
 #define MMAPFS_OPS_H
@@ -20,27 +29,34 @@
 
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
+#include "mmapfs/oplist.h"
 #include "mmapfs/options.h"
 #include "mmapfs/pusher.h"
+#include "mmapfs/reader.h"
 #include "mmapfs/stats.h"
 #include "mmapfs/watcher.h"
 
+/* A node's FUSE id is its address (inode.h), and the root's is FUSE's. */
+G_STATIC_ASSERT(sizeof(fuse_ino_t) >= sizeof(uintptr_t));
+G_STATIC_ASSERT(INODE_ROOT_ID == FUSE_ROOT_ID);
+
 /* The state of one mount, reached from a request by fuse_req_userdata(). */
 struct mmapfs {
-	const struct mmapfs_options *opts;   /* immutable after mount */
+	/* Set by mount.c before the session loop starts; immutable after. */
+	const struct mmapfs_options *opts;
 	struct inode_table *inodes;
 	struct mapcache *maps;
+	struct reader reader;                /* the read engine, over both */
 	enum mmapfs_cache_mode cache;        /* opts->cache, AUTO resolved */
 	double timeout;                      /* entry and attribute timeout */
 	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
-	size_t page_size;
-	struct pusher *pusher;               /* NULL when push=0 */
+	struct pusher *pusher;               /* NULL when it does not run */
 	struct watcher *watcher;             /* with cache=watched only */
 	struct stats stats;                  /* atomic counters */
 	/*
-	 * Set at init on a read-only mount: opens of files are answered
-	 * ENOSYS, after which the kernel opens files by itself and sends
-	 * reads (and seeks, syncs) with fh 0.  See mmapfs_init().
+	 * Set by mmapfs_init() (before any other request) on a read-only
+	 * mount: opens of files are answered ENOSYS, after which the kernel
+	 * opens files by itself and sends reads (and seeks, syncs) with fh 0.
 	 */
 	bool no_open;
 
@@ -71,8 +87,13 @@ static inline int mmapfs_node_fd(fuse_req_t req, const struct inode *node)
 	return inode_fd(mmapfs_of(req)->inodes, node);
 }
 
-/* Records a handle given to the kernel (fi->fh); free_fn frees it. */
+/* The handle registry (mount.c): records a handle given to the kernel
+ * (fi->fh), with the function that frees it; forgets one it released. */
 void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn);
+void mmapfs_handle_untrack(struct mmapfs *fs, void *handle);
+
+/* Frees every handle still recorded.  Once no handler runs. */
+void mmapfs_handles_free_all(struct mmapfs *fs);
 
 /*
  * Replies to getxattr or listxattr: with size 0 the caller asks how large
@@ -96,9 +117,6 @@ bool mmapfs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 bool mmapfs_ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size);
 
-/* Forgets a handle the kernel released; the caller frees it. */
-void mmapfs_handle_untrack(struct mmapfs *fs, void *handle);
-
 /*
  * Replies to a handler that failed with res, a negative errno; res == 0 is
  * the success reply of handlers that answer with an error code only.
@@ -118,76 +136,13 @@ int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
  */
 int mmapfs_open_file_fd(struct fuse_file_info *fi);
 
-/* ops_meta.c */
-void mmapfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
-void mmapfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
-void mmapfs_op_forget_multi(fuse_req_t req, size_t count,
-			    struct fuse_forget_data *forgets);
-void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi);
-void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi);
-void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino);
-void mmapfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
-void mmapfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
-
-/* ops_dir.c */
-void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi);
-void mmapfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi);
-void mmapfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi);
-void mmapfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-			struct fuse_file_info *fi);
-void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi);
-
-/* ops_names.c */
-void mmapfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode, dev_t rdev);
-void mmapfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode);
-void mmapfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
-		       const char *name);
-void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-		    const char *newname);
-void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
-void mmapfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
-void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname,
-		      unsigned int flags);
-
-/* ops_file.c */
-void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, struct fuse_file_info *fi);
-void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi);
-void mmapfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi);
-void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi);
-void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_bufvec *in, off_t off,
-			 struct fuse_file_info *fi);
-void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			 off_t offset, off_t length, struct fuse_file_info *fi);
-void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
-			       off_t off_in, struct fuse_file_info *fi_in,
-			       fuse_ino_t ino_out, off_t off_out,
-			       struct fuse_file_info *fi_out, size_t len,
-			       int flags);
-void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		     struct fuse_file_info *fi);
-
-/* ops_xattr.c */
-void mmapfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size);
-void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
-void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			const char *value, size_t size, int flags);
-void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+/* Every handler of oplist.h: void mmapfs_op_<handler>(parameters). */
+#define MMAPFS_OP_DECLARE(counter, name, handler, params, args) \
+	void mmapfs_op_##handler params;
+#define MMAPFS_OP_DECLARE_ALSO(counter, handler, params, args) \
+	void mmapfs_op_##handler params;
+MMAPFS_OPS(MMAPFS_OP_DECLARE, MMAPFS_OP_DECLARE_ALSO)
+#undef MMAPFS_OP_DECLARE
+#undef MMAPFS_OP_DECLARE_ALSO
 
 #endif

@@ -1,43 +1,47 @@
 /*
- * options.h - the command line and mount options of mmapfs.
+ * options.h - the mount options of mmapfs: what each means, its default and
+ * its range, parsed and described from one table.
  *
- * One table describes every mmapfs option: the parser reads it, and --help
- * prints it, defaults included, so the two cannot drift apart.  FUSE's own
- * options (-f, -d, -s, -o allow_other, -o ro, ...) pass through untouched to
- * libfuse, which rejects the ones it does not know.
+ * This is the core's half of the command line: it knows mmapfs's own
+ * options and nothing of libfuse.  src/cmdline.c (cmdline.h) drives it
+ * from libfuse's option parser, hands FUSE's own options (-f, -d, -s,
+ * -o allow_other, -o ro, ...) through to libfuse, and prints --help.
  *
- * Called from main() only, before any thread starts.  Strings in
- * struct mmapfs_options are owned by it; mmapfs_options_clear() frees them.
+ * Every row of the table gives an option's name, what its value looks like,
+ * its default (one numeric constant below, shown in --help in the option's
+ * own notation) and its range: the setter checks values against the range,
+ * and --help and the error messages print the same range, so none of them
+ * can drift from another.
+ *
+ * Called from main()'s thread only, before any other thread starts.
+ * Strings in struct mmapfs_options are owned by it; mmapfs_options_clear()
+ * frees them.
  */
 #ifndef MMAPFS_OPTIONS_H
 #define MMAPFS_OPTIONS_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include <fuse_lowlevel.h>
 #include <glib.h>
 
-/* Defaults, documented in --help and the README. */
+/* Defaults (--help and the README show them). */
 #define MMAPFS_DEFAULT_MAX_MAPS   4096
 #define MMAPFS_DEFAULT_MAX_MAPPED (16ull << 30)
-#define MMAPFS_DEFAULT_MAX_MAPPED_TEXT "16G"
 #define MMAPFS_DEFAULT_TIMEOUT    1.0      /* cache=timeout */
 #define MMAPFS_DEFAULT_WATCHED_TIMEOUT 60.0  /* cache=watched */
 #define MMAPFS_DEFAULT_PUSH       (1ull << 20)
-#define MMAPFS_DEFAULT_PUSH_TEXT  "1M"
-#define MMAPFS_MAX_PUSH           (64ull << 20)
 #define MMAPFS_DEFAULT_PUSH_FILES (64ull << 10)
-#define MMAPFS_DEFAULT_PUSH_FILES_TEXT "64K"
-#define MMAPFS_MAX_PUSH_FILES     (16ull << 20)
 #define MMAPFS_DEFAULT_READAHEAD  (1ull << 20)
-#define MMAPFS_DEFAULT_READAHEAD_TEXT "1M"
-#define MMAPFS_MAX_READAHEAD      (64ull << 20)
 
 /* Bounds that reject nonsense before it reaches the kernel. */
 #define MMAPFS_MAX_MAX_MAPS   (1u << 20)
 #define MMAPFS_MAX_MAX_MAPPED (1ull << 46)   /* 64 TiB of address space */
 #define MMAPFS_MAX_TIMEOUT    86400.0
+#define MMAPFS_MAX_PUSH       (64ull << 20)
+#define MMAPFS_MAX_PUSH_FILES (16ull << 20)
+#define MMAPFS_MAX_READAHEAD  (64ull << 20)
 #define MMAPFS_MAX_OPTION_VALUE 4095         /* bytes: PATH_MAX less its NUL */
 
 /* What the kernel may cache, and for how long (see README, "Cache modes"). */
@@ -49,9 +53,9 @@ enum mmapfs_cache_mode {
 	MMAPFS_CACHE_NONE,      /* nothing: every read and stat reaches us */
 };
 
-/* Which watcher cache=watched uses (the values of enum watcher_kind). */
+/* Which watcher cache=watched uses (-o watcher=; see watcher.h). */
 enum mmapfs_watcher {
-	MMAPFS_WATCHER_AUTO,
+	MMAPFS_WATCHER_AUTO,    /* fanotify, else inotify */
 	MMAPFS_WATCHER_FANOTIFY,
 	MMAPFS_WATCHER_INOTIFY,
 };
@@ -83,31 +87,44 @@ struct mmapfs_options {
 	int log_level;          /* enum mmapfs_log_level */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
-
-	/* FUSE's own command-line options, as fuse_parse_cmdline() left them. */
-	struct fuse_cmdline_opts fuse;
 };
 
-enum mmapfs_parse_result {
-	MMAPFS_PARSE_OK,        /* mount with the options parsed */
-	MMAPFS_PARSE_EXIT,      /* --help or --version was printed: exit 0 */
-	MMAPFS_PARSE_ERROR,     /* *error says why: print it, exit non-zero */
+/* Fills *opts with every default; nothing to free yet. */
+void mmapfs_options_init(struct mmapfs_options *opts);
+
+enum mmapfs_option_result {
+	MMAPFS_OPTION_UNKNOWN,  /* not one of ours: libfuse's, or nobody's */
+	MMAPFS_OPTION_SET,      /* ours, stored */
+	MMAPFS_OPTION_NOTED,    /* a FUSE option we note (ro, allow_other):
+				 * stored, and libfuse must see it too */
+	MMAPFS_OPTION_INVALID,  /* ours, and its value is not: *error says why */
 };
+
+/* Applies one "-o" word, "name=value" or "name". */
+enum mmapfs_option_result mmapfs_option_set(struct mmapfs_options *opts,
+					    const char *word, GError **error);
 
 /*
- * Parses *args (FUSE_ARGS_INIT(argc, argv) on entry) into *opts, and leaves
- * in *args what libfuse's fuse_session_new() must see: the FUSE options,
- * plus fsname, and default_permissions when allow_other is given.  Checks
- * that SOURCE is a directory and MOUNTPOINT exists; mounts nothing.
+ * Resolves SOURCE (unless -o source= gave it) and MOUNTPOINT from the n
+ * positional arguments: both must exist and be directories.  Returns FALSE
+ * with *error set (one line quoting what was given) otherwise.
  */
-enum mmapfs_parse_result mmapfs_options_parse(struct fuse_args *args,
-					      struct mmapfs_options *opts,
-					      GError **error);
+gboolean mmapfs_options_finish(struct mmapfs_options *opts,
+			       const char *const *positional, unsigned n,
+			       GError **error);
 
 void mmapfs_options_clear(struct mmapfs_options *opts);
 
-/* Prints the usage line and the option table, with defaults, to stdout. */
-void mmapfs_options_print_help(const char *progname);
+/* Prints every option of the table, wrapped, with default and range. */
+void mmapfs_options_print_help(FILE *out);
+
+/* Prints one help entry, "    LHS  TEXT", TEXT wrapped under itself. */
+void mmapfs_help_entry(FILE *out, const char *lhs, const char *text);
+
+/* The names the options use ("watched", "fanotify", "always"). */
+const char *mmapfs_cache_mode_name(enum mmapfs_cache_mode mode);
+const char *mmapfs_watcher_name(enum mmapfs_watcher kind);
+const char *mmapfs_readdirplus_name(enum mmapfs_readdirplus mode);
 
 /*
  * Parses a size: decimal digits with an optional K, M, G or T suffix
@@ -115,6 +132,9 @@ void mmapfs_options_print_help(const char *progname);
  * an empty string and values that do not fit in 64 bits.
  */
 gboolean mmapfs_parse_size(const char *text, uint64_t *out);
+
+/* A size in the notation mmapfs_parse_size() reads, as short as exact. */
+char *mmapfs_format_size(uint64_t n);
 
 /*
  * Parses one budget setting, "max_maps=N" or "max_mapped=SIZE", with the

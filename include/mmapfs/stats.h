@@ -19,6 +19,7 @@
 #include <glib.h>
 
 #include "mmapfs/mapcache.h"
+#include "mmapfs/oplist.h"
 
 /*
  * The extended attributes of a mount's root through which the daemon is
@@ -28,17 +29,15 @@
 #define MMAPFS_XATTR_STATS_JSON "user.mmapfs.stats.json"
 #define MMAPFS_XATTR_CTL        "user.mmapfs.ctl"
 
+/* One counter per operation of oplist.h. */
+#define STATS_OP_ENUM(counter, name, handler, params, args) STATS_##counter,
+#define STATS_OP_SKIP(counter, handler, params, args)
 enum stats_op {
-	STATS_LOOKUP, STATS_FORGET, STATS_GETATTR, STATS_SETATTR,
-	STATS_READLINK, STATS_ACCESS, STATS_STATFS, STATS_OPENDIR,
-	STATS_READDIR, STATS_READDIRPLUS, STATS_FSYNCDIR, STATS_RELEASEDIR,
-	STATS_MKNOD, STATS_MKDIR, STATS_SYMLINK, STATS_LINK, STATS_UNLINK,
-	STATS_RMDIR, STATS_RENAME, STATS_OPEN, STATS_CREATE, STATS_RELEASE,
-	STATS_FLUSH, STATS_FSYNC, STATS_READ, STATS_WRITE, STATS_FALLOCATE,
-	STATS_COPY_FILE_RANGE, STATS_LSEEK, STATS_GETXATTR, STATS_LISTXATTR,
-	STATS_SETXATTR, STATS_REMOVEXATTR,
+	MMAPFS_OPS(STATS_OP_ENUM, STATS_OP_SKIP)
 	STATS_N_OPS
 };
+#undef STATS_OP_ENUM
+#undef STATS_OP_SKIP
 
 /* Bucket i counts requests that took less than 2^i microseconds (and at
  * least 2^(i-1)); the last bucket counts everything slower. */

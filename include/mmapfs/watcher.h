@@ -18,21 +18,16 @@
  *   - the event queue overflowed: every known inode is invalidated and
  *     every mapping dropped (names stay cached until their timeout).
  *
- * Backends:
- *   fanotify  FAN_REPORT_DFID_NAME, a mark per directory.  Each event
- *             carries the pid that caused it: the daemon's own changes
- *             (made for requests through the mount, which the kernel
- *             already accounted for) are skipped.  As root the queue is
- *             unbounded.  Needs a filesystem that encodes file handles.
- *   inotify   a watch per directory.  Events carry no pid: the daemon's
- *             own changes invalidate as well (harmless, a little slower),
- *             except data changes of files open for writing through the
- *             mount, which are not invalidated (the kernel's copy is the
- *             newest there).
- * Neither backend sees changes made on another machine to a network or
- * FUSE filesystem: watcher_blind_fs() names those, and the caller falls
- * back to timeouts.  Invalidating never changes the backing directory, so
- * events cannot loop.
+ * Backends (watch_backend.h): fanotify, whose events say which process
+ * made a change, so that the daemon's own changes (made for requests
+ * through the mount, which the kernel already accounted for) are skipped;
+ * or inotify, whose events do not: the daemon's own changes invalidate as
+ * well (harmless, a little slower), except data changes of files open for
+ * writing through the mount, which are not invalidated (the kernel's copy
+ * is the newest there).  Neither sees changes made on another machine to a
+ * network or FUSE filesystem: fstype_blind() names those, and policy.h
+ * falls back to timeouts.  Invalidating never changes the backing
+ * directory, so events cannot loop.
  *
  * Not seen (the attribute timeout bounds both): a change to a file made
  * through a hard link in a directory the kernel does not know, and stores
@@ -51,21 +46,9 @@
 
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
-
-enum watcher_kind {
-	WATCHER_AUTO,           /* fanotify, else inotify */
-	WATCHER_FANOTIFY,
-	WATCHER_INOTIFY,
-};
+#include "mmapfs/options.h"
 
 struct watcher;
-
-/*
- * The type of the filesystem under SOURCE (an open descriptor) when changes
- * to it can come from elsewhere, where no watcher sees them ("nfs",
- * "fuse", ...); NULL for a local filesystem.
- */
-const char *watcher_blind_fs(int fd);
 
 /*
  * The backend this process could use now, "fanotify" or "inotify", or NULL
@@ -78,7 +61,7 @@ const char *watcher_available(void);
  * and installs itself as the table's directory watch.  No thread runs yet.
  * Returns NULL with *error set when the backend cannot watch SOURCE.
  */
-struct watcher *watcher_new(enum watcher_kind kind, struct inode_table *inodes,
+struct watcher *watcher_new(enum mmapfs_watcher kind, struct inode_table *inodes,
 			    struct mapcache *maps, GError **error);
 
 /* "fanotify" or "inotify". */

@@ -2,7 +2,7 @@
  * fuzz_options.c - libFuzzer target: the command line parser.
  *
  * The input is split at NUL bytes into arguments after "mmapfs" and given
- * to mmapfs_options_parse(), as main() does; each argument is also given
+ * to mmapfs_cmdline_parse(), as main() does; each argument is also given
  * to the size and count parsers.  Whatever the input, the parser must
  * return one of its three results without a sanitizer report or a leak.
  * Built with clang by `meson setup -Dfuzz=true` (see scripts/test.sh).
@@ -13,7 +13,7 @@
 
 #include <glib.h>
 
-#include "mmapfs/options.h"
+#include "mmapfs/cmdline.h"
 
 #define MAX_ARGS 32
 
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *argv[MAX_ARGS + 2];
 	int argc = 0;
 	struct fuse_args args;
-	struct mmapfs_options opts;
+	struct mmapfs_cmdline cl;
 	GError *error = NULL;
 	enum mmapfs_parse_result r;
 
@@ -42,13 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	argv[argc] = NULL;
 
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
-	r = mmapfs_options_parse(&args, &opts, &error);
+	r = mmapfs_cmdline_parse(&args, &cl, &error);
 	g_assert(r == MMAPFS_PARSE_OK || r == MMAPFS_PARSE_EXIT ||
 		 r == MMAPFS_PARSE_ERROR);
 	g_assert((r == MMAPFS_PARSE_ERROR) == (error != NULL));
 	g_assert(!error || !strchr(error->message, '\n'));
 	g_clear_error(&error);
-	mmapfs_options_clear(&opts);
+	mmapfs_cmdline_clear(&cl);
 	fuse_opt_free_args(&args);
 	return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * test_options.c - the value parsers behind the mount options, and the
- * whole option parser on argument vectors (no mounting).
+ * test_options.c - the core's half of the command line: the value
+ * parsers, the option table's defaults and ranges, and --help's text.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -32,12 +34,14 @@ static void test_parse_size(void)
 		{ "1 ", FALSE, 0 },
 	};
 
+	g_autofree char *max_mapped = mmapfs_format_size(MMAPFS_DEFAULT_MAX_MAPPED);
+	g_autofree char *push = mmapfs_format_size(MMAPFS_DEFAULT_PUSH);
 	uint64_t def;
 
-	/* --help prints the text; the parser starts from the number. */
-	g_assert_true(mmapfs_parse_size(MMAPFS_DEFAULT_MAX_MAPPED_TEXT, &def));
+	/* --help prints the default as text: it reads back as the number. */
+	g_assert_true(mmapfs_parse_size(max_mapped, &def));
 	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_MAX_MAPPED);
-	g_assert_true(mmapfs_parse_size(MMAPFS_DEFAULT_PUSH_TEXT, &def));
+	g_assert_true(mmapfs_parse_size(push, &def));
 	g_assert_cmpuint(def, ==, MMAPFS_DEFAULT_PUSH);
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		uint64_t v = 12345;
@@ -83,125 +87,125 @@ static void test_parse_count(void)
 	g_assert_false(mmapfs_parse_count("3x", 0, 10, &v));
 }
 
-/* Runs the whole parser over argv; returns the result, *message on error. */
-static enum mmapfs_parse_result parse(const char *const *argv,
-				      struct mmapfs_options *opts,
-				      char **message)
+/* Every option's default, stored from the table alone. */
+static void test_defaults(void)
 {
-	int argc = (int)g_strv_length((char **)argv);
-	g_auto(GStrv) copy = g_strdupv((char **)argv);
-	struct fuse_args args = FUSE_ARGS_INIT(argc, copy);
-	GError *error = NULL;
-	enum mmapfs_parse_result r;
+	struct mmapfs_options o;
 
-	r = mmapfs_options_parse(&args, opts, &error);
-	*message = error ? g_strdup(error->message) : NULL;
-	g_clear_error(&error);
-	fuse_opt_free_args(&args);
-	return r;
+	mmapfs_options_init(&o);
+	g_assert_cmpuint(o.max_maps, ==, MMAPFS_DEFAULT_MAX_MAPS);
+	g_assert_cmpuint(o.max_mapped, ==, MMAPFS_DEFAULT_MAX_MAPPED);
+	g_assert_cmpuint(o.push, ==, MMAPFS_DEFAULT_PUSH);
+	g_assert_cmpuint(o.push_files, ==, MMAPFS_DEFAULT_PUSH_FILES);
+	g_assert_cmpuint(o.readahead, ==, MMAPFS_DEFAULT_READAHEAD);
+	g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_AUTO);
+	g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_AUTO);
+	g_assert_cmpint(o.readdirplus, ==, MMAPFS_PLUS_AUTO);
+	g_assert_cmpfloat(o.timeout, <, 0);
+	g_assert_false(o.read_only);
+	g_assert_null(o.source);
 }
 
-static void test_parse_argv(void)
+/* One word at a time: the range enforced is the range the error states. */
+static void test_set(void)
 {
-	g_autofree char *dir = g_dir_make_tmp("options-XXXXXX", NULL);
-	g_autofree char *file = g_build_filename(dir, "file", NULL);
-	struct mmapfs_options o;
-	char *msg;
+	static const struct {
+		const char *word;
+		enum mmapfs_option_result res;
+		const char *says;       /* in the message, for INVALID */
+	} cases[] = {
+		{ "max_maps=1", MMAPFS_OPTION_SET, NULL },
+		{ "max_maps=1048576", MMAPFS_OPTION_SET, NULL },
+		{ "max_maps=1048577", MMAPFS_OPTION_INVALID, "from 1 to 1048576" },
+		{ "max_maps=0", MMAPFS_OPTION_INVALID, "from 1 to 1048576" },
+		{ "max_mapped=64T", MMAPFS_OPTION_SET, NULL },
+		{ "max_mapped=65T", MMAPFS_OPTION_INVALID, "a size from 1 to 64T" },
+		{ "push=0", MMAPFS_OPTION_SET, NULL },
+		{ "push=64K", MMAPFS_OPTION_SET, NULL },
+		{ "push=12K", MMAPFS_OPTION_INVALID, "0, or a power of two from 4K to 64M" },
+		{ "push=2K", MMAPFS_OPTION_INVALID, "power of two" },
+		{ "readahead=64M", MMAPFS_OPTION_SET, NULL },
+		{ "readahead=65M", MMAPFS_OPTION_INVALID, "0, or a size from 4K to 64M" },
+		{ "readahead=1K", MMAPFS_OPTION_INVALID, "4K" },
+		{ "push_files=16M", MMAPFS_OPTION_SET, NULL },
+		{ "push_files=17M", MMAPFS_OPTION_INVALID, "a size from 0 to 16M" },
+		{ "timeout=86400", MMAPFS_OPTION_SET, NULL },
+		{ "timeout=86401", MMAPFS_OPTION_INVALID, "seconds from 0 to 86400" },
+		{ "timeout=nan", MMAPFS_OPTION_INVALID, "seconds" },
+		{ "cache=none", MMAPFS_OPTION_SET, NULL },
+		{ "cache=never", MMAPFS_OPTION_INVALID, "auto, watched, timeout, none" },
+		{ "log_level=debug", MMAPFS_OPTION_SET, NULL },
+		{ "max_maps", MMAPFS_OPTION_INVALID, "needs a value" },
+		{ "max_maps=", MMAPFS_OPTION_INVALID, "needs a value" },
+		{ "ro", MMAPFS_OPTION_NOTED, NULL },
+		{ "allow_other", MMAPFS_OPTION_NOTED, NULL },
+		{ "ro=1", MMAPFS_OPTION_UNKNOWN, NULL },
+		{ "default_permissions", MMAPFS_OPTION_UNKNOWN, NULL },
+		{ "max", MMAPFS_OPTION_UNKNOWN, NULL },
+	};
 
-	g_assert_true(g_file_set_contents(file, "", 0, NULL));
-	{
-		const char *argv[] = { "mmapfs", "-o", "max_maps=7,max_mapped=1M,timeout=2.5",
-				       dir, dir, NULL };
-		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
-		g_assert_cmpuint(o.max_maps, ==, 7);
-		g_assert_cmpuint(o.max_mapped, ==, 1 << 20);
-		g_assert_cmpfloat(o.timeout, ==, 2.5);
-		g_assert_cmpstr(o.source, ==, dir);
-		g_assert_cmpstr(o.mountpoint, ==, dir);
-		mmapfs_options_clear(&o);
-	}
-	{
-		const char *argv[] = { "mmapfs", "-o", "source=.", dir, NULL };
-		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
-		g_assert_cmpuint(o.max_maps, ==, MMAPFS_DEFAULT_MAX_MAPS);
-		g_assert_cmpuint(o.max_mapped, ==, MMAPFS_DEFAULT_MAX_MAPPED);
-		g_assert_true(g_path_is_absolute(o.source));
-		/* Not given: the cache mode and its timeout are chosen at mount. */
-		g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_AUTO);
-		g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_AUTO);
-		g_assert_cmpint(o.readdirplus, ==, MMAPFS_PLUS_AUTO);
-		g_assert_cmpuint(o.push_files, ==, MMAPFS_DEFAULT_PUSH_FILES);
-		g_assert_cmpfloat(o.timeout, <, 0);
-		mmapfs_options_clear(&o);
-	}
-	{
-		const char *argv[] = { "mmapfs", "-o", "readdirplus=off,push_files=1M",
-				       dir, dir, NULL };
-		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
-		g_assert_cmpint(o.readdirplus, ==, MMAPFS_PLUS_OFF);
-		g_assert_cmpuint(o.push_files, ==, 1 << 20);
-		mmapfs_options_clear(&o);
-	}
-	{
-		const char *argv[] = { "mmapfs", "-o", "cache=watched,watcher=inotify",
-				       dir, dir, NULL };
-		g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_OK);
-		g_assert_cmpint(o.cache, ==, MMAPFS_CACHE_WATCHED);
-		g_assert_cmpint(o.watcher, ==, MMAPFS_WATCHER_INOTIFY);
-		mmapfs_options_clear(&o);
-	}
-	{
-		const char *bad[][6] = {
-			{ "mmapfs", NULL },
-			{ "mmapfs", dir, NULL },
-			{ "mmapfs", dir, dir, dir, NULL },
-			{ "mmapfs", file, dir, NULL },
-			{ "mmapfs", dir, "/nonexistent/mmapfs", NULL },
-			{ "mmapfs", "-o", "max_maps=0", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_maps=abc", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_mapped=-1", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_mapped=", dir, dir, NULL },
-			{ "mmapfs", "-o", "timeout=soon", dir, dir, NULL },
-			{ "mmapfs", "-o", "cache=forever", dir, dir, NULL },
-			{ "mmapfs", "-o", "watcher=dnotify", dir, dir, NULL },
-			{ "mmapfs", "-o", "readdirplus=sometimes", dir, dir, NULL },
-			{ "mmapfs", "-o", "push_files=17M", dir, dir, NULL },
-			{ "mmapfs", "-o", "push_files=-1", dir, dir, NULL },
-		};
-		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-			g_test_message("bad argv %zu", i);
-			g_assert_cmpint(parse(bad[i], &o, &msg), ==, MMAPFS_PARSE_ERROR);
-			g_assert_nonnull(msg);
-			g_assert_null(strchr(msg, '\n'));
-			g_free(msg);
-			mmapfs_options_clear(&o);
-		}
-	}
-	{
-		/* Overlong values, and bytes that would break the line. */
-		g_autofree char *long_value = g_strnfill(5000, '7');
-		g_autofree char *long_opt = g_strconcat("max_maps=", long_value, NULL);
-		g_autofree char *long_source = g_strconcat("source=/", long_value, NULL);
-		const char *bad[][5] = {
-			{ "mmapfs", "-o", long_opt, dir, dir },
-			{ "mmapfs", "-o", long_source, dir, NULL },
-			{ "mmapfs", long_value, dir, NULL },
-			{ "mmapfs", "-o", "max_maps=1\n2", dir, dir },
-		};
-		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-			const char *argv[6] = { 0 };
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct mmapfs_options o;
+		GError *error = NULL;
 
-			memcpy(argv, bad[i], sizeof(bad[i]));
-			g_assert_cmpint(parse(argv, &o, &msg), ==, MMAPFS_PARSE_ERROR);
-			g_test_message("%.100s", msg);
-			g_assert_cmpuint(strlen(msg), <, 200);
-			g_assert_null(strchr(msg, '\n'));
-			g_free(msg);
-			mmapfs_options_clear(&o);
+		mmapfs_options_init(&o);
+		g_test_message("%s", cases[i].word);
+		g_assert_cmpint(mmapfs_option_set(&o, cases[i].word, &error), ==,
+				cases[i].res);
+		if (cases[i].says) {
+			g_assert_nonnull(error);
+			g_assert_nonnull(strstr(error->message, cases[i].says));
+		} else {
+			g_assert_no_error(error);
 		}
+		g_clear_error(&error);
+		mmapfs_options_clear(&o);
 	}
-	g_unlink(file);
-	g_rmdir(dir);
+}
+
+/* --help shows each option's default and range in its own notation. */
+static void test_help(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	g_autoptr(GRegex) space = g_regex_new("\\s+", 0, 0, NULL);
+	g_autofree char *wrapped = NULL;
+
+	mmapfs_options_print_help(f);
+	fclose(f);
+	g_test_message("%s", text);
+	/* Lines are wrapped: compare with each run of white space as one. */
+	wrapped = text;
+	text = g_regex_replace_literal(space, wrapped, -1, 0, " ", 0, NULL);
+	g_assert_nonnull(strstr(text, "[16G]"));
+	g_assert_nonnull(strstr(text, "[4096]"));
+	g_assert_nonnull(strstr(text, "[64K]"));
+	g_assert_nonnull(strstr(text, "1 with cache=timeout, 60 with cache=watched"));
+	g_assert_nonnull(strstr(text, "0, or a size from 4K to 64M"));
+	g_assert_nonnull(strstr(text, "-o allow_other"));
+	g_assert_null(strstr(text, "1M at most"));
+	free(g_steal_pointer(&wrapped));
+	g_free(text);
+}
+
+static void test_format_size(void)
+{
+	static const struct { guint64 n; const char *text; } cases[] = {
+		{ 0, "0" }, { 1, "1" }, { 1000, "1000" }, { 4096, "4K" },
+		{ 1536, "1536" }, { 64ull << 20, "64M" }, { 16ull << 30, "16G" },
+		{ 1ull << 46, "64T" }, { 1ull << 52, "4096T" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *t = mmapfs_format_size(cases[i].n);
+		uint64_t back;
+
+		g_assert_cmpstr(t, ==, cases[i].text);
+		g_assert_true(mmapfs_parse_size(t, &back));
+		g_assert_cmpuint(back, ==, cases[i].n);
+	}
 }
 
 int main(int argc, char **argv)
@@ -210,6 +214,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/options/parse-size", test_parse_size);
 	g_test_add_func("/options/parse-count", test_parse_count);
 	g_test_add_func("/options/parse-limit", test_parse_limit);
-	g_test_add_func("/options/parse-argv", test_parse_argv);
+	g_test_add_func("/options/defaults", test_defaults);
+	g_test_add_func("/options/set", test_set);
+	g_test_add_func("/options/help", test_help);
+	g_test_add_func("/options/format-size", test_format_size);
 	return g_test_run();
 }

@@ -1,0 +1,108 @@
+/*
+ * filedata.h - the file-data protocol: who is writing a file, which
+ * generation its data is at, whether the kernel may keep its cached pages,
+ * whether it is read through its mapping or with pread, and when its
+ * mapping must go.
+ *
+ * Several parts of the daemon must agree on a file's data: the handlers
+ * that open, write, truncate and remove it, the read engine (reader.h),
+ * the watcher that sees it changed outside, and the pusher that stores its
+ * pages into the kernel's cache from a thread of its own (pusher.h).  They
+ * agree through the functions below, which alone touch the atomics of
+ * struct inode (data_stamp, read_by_fd, writers, data_gen) and which alone
+ * drop a file's mapping because its data changed.
+ *
+ * The rules:
+ *   - a mapping never outlives the bytes it maps: whatever makes a file
+ *     shorter (O_TRUNC, truncate, collapse range) first calls
+ *     filedata_changing(..., true), and a file that loses its last name
+ *     while nobody has it open calls filedata_gone();
+ *   - the pusher stores nothing while a writer has the file open, and takes
+ *     back what it stored if the generation moved meanwhile: it brackets a
+ *     store with filedata_push_begin() and filedata_push_still_good();
+ *   - an open may keep the kernel's cached pages (keep_cache) only if the
+ *     file's size and mtime are those it had when the kernel was last
+ *     given its pages.
+ *
+ * Every function may be called from any thread; none blocks but on the
+ * mapping cache's lock.
+ */
+#ifndef MMAPFS_FILEDATA_H
+#define MMAPFS_FILEDATA_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "mmapfs/inode.h"
+#include "mmapfs/mapcache.h"
+
+/* An open for writing began, or ended. */
+void filedata_writer_open(struct inode *node);
+void filedata_writer_close(struct inode *node);
+
+/* Whether some open for writing is in force now. */
+bool filedata_has_writers(const struct inode *node);
+
+/*
+ * The file's data is about to change in a way the kernel's cached copy may
+ * miss (its size, a range written by copy or fallocate).  With shrinks, the
+ * mapping is dropped first.
+ */
+void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks);
+
+/*
+ * The file identified by id lost its last name and nobody has it open (or
+ * its last open went): its mapping goes, so that its space comes back.
+ */
+void filedata_gone(struct mapcache *maps, const struct devino *id);
+
+/*
+ * The file changed outside the mount; st is what it is now.  Its mapping
+ * goes if its identity changed, and a file that shrank under its mapping
+ * is read with pread from now on.
+ */
+void filedata_changed_outside(struct mapcache *maps, struct inode *node,
+			      const struct stat *st);
+
+/*
+ * A read found the file shorter than its mapping m (pinned by the
+ * caller): m is dropped and the file is read with pread from now on.
+ */
+void filedata_shrank_under(struct mapcache *maps, struct inode *node,
+			   struct mapcache_map *m);
+
+/* Why a file is read with pread from now on (filedata_use_pread()). */
+enum filedata_pread_why {
+	FILEDATA_NOT_REGULAR,   /* not a regular file: nothing to map */
+	FILEDATA_UNMAPPABLE,    /* its filesystem cannot map files */
+	FILEDATA_SHRANK,        /* it shrank under its mapping (logged once) */
+};
+
+void filedata_use_pread(struct inode *node, enum filedata_pread_why why);
+
+/* Whether the file is read with pread only. */
+bool filedata_reads_by_pread(const struct inode *node);
+
+/*
+ * An open of the file, now st: whether the kernel may keep the pages it
+ * cached (the file is as it was when the kernel was last given its pages).
+ * Records st as what the kernel is given now.
+ */
+bool filedata_open_keeps_cache(struct inode *node, const struct stat *st);
+
+/* Whether the kernel was last given the file's pages as st has it. */
+bool filedata_kernel_has(const struct inode *node, const struct stat *st);
+
+/* The kernel was given the file's pages whole, as st has it (a push). */
+void filedata_pushed_whole(struct inode *node, const struct stat *st);
+
+/*
+ * Before storing the file's pages into the kernel's cache: false when a
+ * writer has it open (nothing may be stored), else true with *gen set.
+ */
+bool filedata_push_begin(const struct inode *node, int *gen);
+
+/* After storing: whether what was stored is still the file's data. */
+bool filedata_push_still_good(const struct inode *node, int gen);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * policy.h - what the mount caches, decided from the options and from what
+ * was found about the source: pure functions, no I/O, unit-tested case by
+ * case (tests/unit/test_policy.c).
+ *
+ * The decision has two steps, because whether a watcher can start is only
+ * known by starting one:
+ *   1. policy_wants_watcher(): should mount.c try to start a watcher?
+ *   2. policy_choose(): with the outcome of that try, the cache mode, the
+ *      timeout and the listing mode, and the reason for a fallback.
+ */
+#ifndef MMAPFS_POLICY_H
+#define MMAPFS_POLICY_H
+
+#include <stdbool.h>
+
+#include <glib.h>
+
+#include "mmapfs/options.h"
+
+struct mmapfs_policy {
+	enum mmapfs_cache_mode cache;   /* WATCHED, TIMEOUT or NONE */
+	double timeout;                 /* entry and attribute timeout, s */
+	enum mmapfs_readdirplus readdirplus;  /* ALWAYS, ADAPTIVE or OFF */
+	char *reason;       /* why cache=auto fell back to timeout, or NULL */
+	char *warning;      /* cache=watched over a filesystem no watcher
+			     * fully sees, or NULL */
+};
+
+/*
+ * Whether to try starting a watcher, for opts over a source on blind (the
+ * fstype_blind() name of its filesystem, or NULL for a local one).
+ */
+bool policy_wants_watcher(const struct mmapfs_options *opts, const char *blind);
+
+/*
+ * Fills *out.  watcher_error is NULL when a watcher was started (or none
+ * was tried), else why none could start.  Returns FALSE with *error set
+ * when cache=watched was asked for and no watcher started.  Free *out's
+ * strings with policy_clear().
+ */
+gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
+		       bool watcher_started, const char *watcher_error,
+		       struct mmapfs_policy *out, GError **error);
+
+void policy_clear(struct mmapfs_policy *p);
+
+/*
+ * Whether a mount may let the kernel open files without asking us
+ * (no-open): read-only, cache=watched (only the watcher tells the kernel
+ * that a cached page went stale), permissions checked by the kernel or a
+ * daemon only root can reach, and a kernel that offers it.
+ */
+bool policy_no_open(const struct mmapfs_options *opts,
+		    enum mmapfs_cache_mode cache, bool daemon_is_root,
+		    bool kernel_offers);
+
+/* Whether the pusher runs (push or push_files, and a cache to push into). */
+bool policy_pushes(const struct mmapfs_options *opts,
+		   enum mmapfs_cache_mode cache);
+
+#endif

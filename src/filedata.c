@@ -1,0 +1,108 @@
+/*
+ * filedata.c - see include/mmapfs/filedata.h.
+ *
+ * The atomics are relaxed where a stale answer only costs a push that is
+ * taken back or skipped, and the generation is read before and after a
+ * store, so that a change that raced the store is always seen by one of
+ * the two reads.
+ */
+#include "mmapfs/filedata.h"
+#include "mmapfs/log.h"
+
+void filedata_writer_open(struct inode *node)
+{
+	g_atomic_int_inc(&node->writers);
+	g_atomic_int_inc(&node->data_gen);
+}
+
+void filedata_writer_close(struct inode *node)
+{
+	g_atomic_int_inc(&node->data_gen);
+	g_atomic_int_add(&node->writers, -1);
+}
+
+bool filedata_has_writers(const struct inode *node)
+{
+	return g_atomic_int_get(&node->writers) != 0;
+}
+
+void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks)
+{
+	g_atomic_int_inc(&node->data_gen);
+	if (shrinks)
+		mapcache_invalidate(maps, &node->id);
+}
+
+void filedata_gone(struct mapcache *maps, const struct devino *id)
+{
+	mapcache_invalidate(maps, id);
+}
+
+void filedata_changed_outside(struct mapcache *maps, struct inode *node,
+			      const struct stat *st)
+{
+	g_atomic_int_inc(&node->data_gen);
+	/* Shrunk behind a mapping: from now on this file is read with pread,
+	 * which races with truncation as natively as can be (a read from the
+	 * mapping could meet a page gone, and the kernel would answer EIO). */
+	if (S_ISREG(node->type) && mapcache_revalidate(maps, &node->id, st))
+		filedata_use_pread(node, FILEDATA_SHRANK);
+}
+
+void filedata_shrank_under(struct mapcache *maps, struct inode *node,
+			   struct mapcache_map *m)
+{
+	mapcache_invalidate_map(maps, m);
+	filedata_use_pread(node, FILEDATA_SHRANK);
+}
+
+void filedata_use_pread(struct inode *node, enum filedata_pread_why why)
+{
+	if (g_atomic_int_exchange(&node->read_by_fd, 1))
+		return;
+	if (why == FILEDATA_SHRANK)
+		log_info("backing file of inode %lu shrank under its mapping: "
+			 "reading it with pread from now on",
+			 (unsigned long)node->id.ino);
+	else if (why == FILEDATA_UNMAPPABLE)
+		log_debug("cannot map inode %lu: reading it with pread",
+			  (unsigned long)node->id.ino);
+}
+
+bool filedata_reads_by_pread(const struct inode *node)
+{
+	return g_atomic_int_get(&node->read_by_fd) != 0;
+}
+
+bool filedata_open_keeps_cache(struct inode *node, const struct stat *st)
+{
+	guint64 stamp = inode_data_stamp(st);
+
+	/* (A change inside the same mtime tick that keeps the size is not
+	 * seen; the attribute timeout bounds how long.) */
+	return __atomic_exchange_n(&node->data_stamp, stamp,
+				   __ATOMIC_RELAXED) == stamp;
+}
+
+bool filedata_kernel_has(const struct inode *node, const struct stat *st)
+{
+	return __atomic_load_n(&node->data_stamp, __ATOMIC_RELAXED) ==
+	       inode_data_stamp(st);
+}
+
+void filedata_pushed_whole(struct inode *node, const struct stat *st)
+{
+	__atomic_store_n(&node->data_stamp, inode_data_stamp(st), __ATOMIC_RELAXED);
+}
+
+bool filedata_push_begin(const struct inode *node, int *gen)
+{
+	*gen = g_atomic_int_get(&node->data_gen);
+	return !filedata_has_writers(node);
+}
+
+bool filedata_push_still_good(const struct inode *node, int gen)
+{
+	return !filedata_has_writers(node) &&
+	       g_atomic_int_get(&node->data_gen) == gen;
+}

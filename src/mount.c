@@ -1,0 +1,375 @@
+/*
+ * mount.c - see include/mmapfs/mount.h.
+ *
+ * Also the handle registry of struct mmapfs (ops.h): every open file and
+ * directory handle given to the kernel, freed at the end if the kernel
+ * never released it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mmapfs/creds.h"
+#include "mmapfs/fstype.h"
+#include "mmapfs/log.h"
+#include "mmapfs/mount.h"
+#include "mmapfs/ops.h"
+#include "mmapfs/policy.h"
+#include "mmapfs/readahead.h"
+#include "mmapfs/safecopy.h"
+
+void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	g_hash_table_insert(fs->handles, handle, free_fn);
+	pthread_mutex_unlock(&fs->handles_lock);
+}
+
+void mmapfs_handle_untrack(struct mmapfs *fs, void *handle)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles, handle);
+	pthread_mutex_unlock(&fs->handles_lock);
+}
+
+void mmapfs_handles_free_all(struct mmapfs *fs)
+{
+	GHashTableIter it;
+	gpointer handle, free_fn;
+
+	g_hash_table_iter_init(&it, fs->handles);
+	while (g_hash_table_iter_next(&it, &handle, &free_fn)) {
+		((GDestroyNotify)free_fn)(handle);
+		g_hash_table_iter_remove(&it);
+	}
+}
+
+/*
+ * Directories (and, without file handles, every known inode) hold a
+ * descriptor: take every descriptor we may, up to fs.nr_open where the
+ * hard limit may be raised.
+ */
+static void raise_nofile_limit(void)
+{
+	g_autofree char *text = NULL;
+	struct rlimit rl, want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = rl;
+	if (g_file_get_contents("/proc/sys/fs/nr_open", &text, NULL, NULL))
+		want.rlim_max = MAX(rl.rlim_max, (rlim_t)g_ascii_strtoull(text, NULL, 10));
+	want.rlim_cur = want.rlim_max;
+	/* Raising the hard limit needs CAP_SYS_RESOURCE: else the soft one. */
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+			log_warn("cannot raise the open file limit: %s",
+				 g_strerror(errno));
+	}
+}
+
+static unsigned long nofile_limit(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long)rl.rlim_cur : 0;
+}
+
+/* What the whole process needs before a mount: false if it cannot go on. */
+static bool prepare_process(const struct mmapfs_cmdline *cl)
+{
+	int res;
+
+	mmapfs_log_set_level(cl->fuse.debug ? MMAPFS_LOG_DEBUG
+					    : (enum mmapfs_log_level)cl->opts.log_level);
+	res = safecopy_init();
+	if (res < 0) {
+		log_error("cannot install the SIGBUS handler: %s", g_strerror(-res));
+		return false;
+	}
+	raise_nofile_limit();
+	creds_init();
+	/* The kernel applied the caller's umask to every mode it sends. */
+	umask(0);
+	return true;
+}
+
+/* Builds fs's tables over opts->source; false (logged) on failure. */
+static bool fs_open(struct mmapfs *fs, const struct mmapfs_options *opts)
+{
+	g_autoptr(GError) error = NULL;
+
+	*fs = (struct mmapfs){ .opts = opts };
+	fs->inodes = inode_table_new(opts->source, &error);
+	if (!fs->inodes) {
+		log_error("%s", error->message);
+		return false;
+	}
+	fs->maps = mapcache_new(opts->max_maps, opts->max_mapped);
+	pthread_mutex_init(&fs->handles_lock, NULL);
+	fs->handles = g_hash_table_new(NULL, NULL);
+	return true;
+}
+
+/* Frees what fs_open() built.  No request runs, no thread is left. */
+static void fs_close(struct mmapfs *fs)
+{
+	if (!fs->inodes)
+		return;
+	g_clear_pointer(&fs->watcher, watcher_free);
+	g_clear_pointer(&fs->handles, g_hash_table_unref);
+	pthread_mutex_destroy(&fs->handles_lock);
+	mapcache_free(fs->maps);
+	inode_table_free(fs->inodes);
+	fs->inodes = NULL;
+}
+
+/*
+ * Chooses the cache mode (policy.h), starting the watcher it wants, and
+ * sets up the read engine to match.  False (logged) when cache=watched was
+ * asked for and no watcher can start.
+ */
+static bool choose_cache(struct mmapfs *fs)
+{
+	const struct mmapfs_options *opts = fs->opts;
+	struct inode *root = inode_table_root(fs->inodes);
+	g_autoptr(GError) watcher_error = NULL, error = NULL;
+	struct mmapfs_policy pol;
+	const char *blind;
+	int fd;
+
+	fd = inode_fd(fs->inodes, root);
+	blind = fstype_blind(fd);
+	inode_fd_put(root, fd);
+	if (policy_wants_watcher(opts, blind))
+		fs->watcher = watcher_new(opts->watcher, fs->inodes, fs->maps,
+					  &watcher_error);
+	if (!policy_choose(opts, blind, fs->watcher != NULL,
+			   watcher_error ? watcher_error->message : NULL, &pol, &error)) {
+		log_error("%s", error->message);
+		return false;
+	}
+	fs->cache = pol.cache;
+	fs->timeout = pol.timeout;
+	fs->readdirplus = pol.readdirplus;
+	fs->reader = (struct reader){
+		.inodes = fs->inodes, .maps = fs->maps,
+		.page_size = (size_t)sysconf(_SC_PAGESIZE),
+		.pread_only = fs->cache == MMAPFS_CACHE_NONE,
+	};
+	if (pol.warning)
+		log_warn("%s", pol.warning);
+	if (fs->watcher)
+		log_info("cache=watched: %s invalidates on changes outside the mount; "
+			 "names and attributes cached for %g s",
+			 watcher_name(fs->watcher), fs->timeout);
+	else if (fs->cache == MMAPFS_CACHE_TIMEOUT)
+		log_info("cache=timeout: names and attributes cached for %g s%s%s",
+			 fs->timeout, pol.reason ? ", because " : "",
+			 pol.reason ? pol.reason : "");
+	else
+		log_info("cache=none: the kernel caches nothing");
+	policy_clear(&pol);
+	return true;
+}
+
+/* Mounts se at opts->mountpoint and raises its readahead window. */
+static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
+{
+	const struct mmapfs_options *opts = fs->opts;
+	int res;
+
+	if (fuse_session_mount(se, opts->mountpoint) != 0)
+		return false;
+	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
+		 opts->source, opts->mountpoint, opts->max_maps, opts->max_mapped);
+	/* Before the loop answers INIT, which takes the smaller window. */
+	if (opts->readahead) {
+		res = readahead_set(opts->mountpoint, opts->readahead);
+		if (res < 0)
+			log_info("readahead stays at the kernel's default: %s",
+				 g_strerror(-res));
+	}
+	if (!inode_table_uses_handles(fs->inodes))
+		log_info("files are reached by descriptor (no file handles here): "
+			 "at most about %lu inodes can be known at once",
+			 nofile_limit());
+	return true;
+}
+
+/*
+ * SIGUSR1 writes a one-line summary to the log.  The signal is blocked in
+ * every thread but this one, which waits for it; stop_summaries() wakes it
+ * with the same signal and a flag.
+ */
+struct summaries {
+	struct mmapfs *fs;      /* NULL: not running */
+	pthread_t thread;
+	gint stop;              /* (atomic) */
+};
+
+static void *summaries_main(void *data)
+{
+	struct summaries *s = data;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop)) {
+		struct stats_snapshot snap;
+		g_autofree char *line = NULL;
+
+		mmapfs_stats_snapshot(s->fs, &snap);
+		line = stats_summary_line(&snap);
+		log_info("%s", line);
+	}
+	return NULL;
+}
+
+/* Blocks SIGUSR1 here (and so in every thread started later). */
+static void start_summaries(struct summaries *s, struct mmapfs *fs)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	s->fs = fs;
+	if (pthread_create(&s->thread, NULL, summaries_main, s) != 0) {
+		log_warn("cannot start the SIGUSR1 thread: no summaries on SIGUSR1");
+		s->fs = NULL;
+	}
+}
+
+static void stop_summaries(struct summaries *s)
+{
+	if (!s->fs)
+		return;
+	g_atomic_int_set(&s->stop, 1);
+	pthread_kill(s->thread, SIGUSR1);
+	pthread_join(s->thread, NULL);
+	s->fs = NULL;
+}
+
+/* Starts the threads that outlive requests, in the process that serves. */
+static void start_threads(struct mmapfs *fs, struct fuse_session *se,
+			  struct summaries *summaries)
+{
+	const struct mmapfs_options *opts = fs->opts;
+
+	fs->stats.started_us = g_get_monotonic_time();
+	start_summaries(summaries, fs);
+	if (policy_pushes(opts, fs->cache))
+		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
+					opts->push_files);
+	if (fs->watcher)
+		watcher_start(fs->watcher, se);
+}
+
+/*
+ * Stops them (each logs what it did).  Nothing may notify or store through
+ * the session once it starts to go: this runs before the unmount.
+ */
+static void stop_threads(struct mmapfs *fs, struct summaries *summaries)
+{
+	stop_summaries(summaries);
+	if (fs->watcher) {
+		guint64 handled, own;
+
+		watcher_counts(fs->watcher, &handled, &own);
+		log_info("%s: %" G_GUINT64_FORMAT " events from outside acted upon, %"
+			 G_GUINT64_FORMAT " of the daemon's own skipped",
+			 watcher_name(fs->watcher), handled, own);
+		g_clear_pointer(&fs->watcher, watcher_free);
+	}
+	g_clear_pointer(&fs->pusher, pusher_free);
+}
+
+static void log_cache_summary(struct mapcache *maps, struct inode_table *t)
+{
+	struct mapcache_stats s;
+
+	mapcache_get_stats(maps, &s);
+	log_info("mapping cache: %" G_GUINT64_FORMAT " hits, %" G_GUINT64_FORMAT
+		 " misses, %" G_GUINT64_FORMAT " mapped, %" G_GUINT64_FORMAT
+		 " evicted, %" G_GUINT64_FORMAT " remapped, %" G_GUINT64_FORMAT
+		 " dropped, %" G_GUINT64_FORMAT " read with pread; %lu SIGBUS recovered; %u inodes known",
+		 s.hits, s.misses, s.created, s.evicted, s.remapped,
+		 s.invalidated, s.refused + s.map_failures,
+		 safecopy_recoveries(), inode_table_size(t));
+}
+
+static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *o)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (o->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, o->clone_fd);
+	/* UINT_MAX means "not given": keep libfuse's defaults. */
+	if (o->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, o->max_idle_threads);
+	if (o->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/* Detaches, serves until the mount goes, and unmounts; the exit status. */
+static int serve_mounted(struct mmapfs *fs, struct fuse_session *se,
+			 const struct fuse_cmdline_opts *fuse)
+{
+	struct summaries summaries = { 0 };
+	int res;
+
+	/* Returns in the parent only once the child is ready to serve. */
+	if (fuse_daemonize(fuse->foreground) != 0) {
+		fuse_session_unmount(se);
+		return 1;
+	}
+	if (!fuse->foreground)
+		mmapfs_log_use_syslog();
+	/* Threads start after the fork that daemonizing made. */
+	start_threads(fs, se, &summaries);
+	res = run_loop(se, fuse);
+	stop_threads(fs, &summaries);
+	fuse_session_unmount(se);
+	log_info("unmounted '%s'", fs->opts->mountpoint);
+	log_cache_summary(fs->maps, fs->inodes);
+	return res < 0 ? 1 : 0;
+}
+
+int mmapfs_serve(const struct mmapfs_cmdline *cl, struct fuse_args *args)
+{
+	struct mmapfs fs = { 0 };
+	struct fuse_session *se = NULL;
+	int ret = 1;
+
+	if (!prepare_process(cl) || !fs_open(&fs, &cl->opts))
+		goto out;
+	/* Rejects the FUSE options libfuse does not know, before mounting. */
+	se = fuse_session_new(args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);
+	if (!se)
+		goto out;
+	if (!choose_cache(&fs) || fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (mount_session(se, &fs))
+		ret = serve_mounted(&fs, se, &cl->fuse);
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	fs_close(&fs);
+	return ret;
+}

@@ -1,0 +1,80 @@
+/*
+ * policy.c - see include/mmapfs/policy.h.
+ */
+#include "mmapfs/policy.h"
+
+static GQuark policy_error_quark(void)
+{
+	return g_quark_from_static_string("mmapfs-policy-error");
+}
+
+bool policy_wants_watcher(const struct mmapfs_options *opts, const char *blind)
+{
+	return opts->cache == MMAPFS_CACHE_WATCHED ||
+	       (opts->cache == MMAPFS_CACHE_AUTO && !blind);
+}
+
+gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
+		       bool watcher_started, const char *watcher_error,
+		       struct mmapfs_policy *out, GError **error)
+{
+	*out = (struct mmapfs_policy){ .cache = opts->cache };
+	if (opts->cache == MMAPFS_CACHE_AUTO && blind) {
+		out->reason = g_strdup_printf("the source is on %s, whose changes "
+					      "made elsewhere no watcher sees", blind);
+		out->cache = MMAPFS_CACHE_TIMEOUT;
+	} else if (opts->cache == MMAPFS_CACHE_AUTO ||
+		   opts->cache == MMAPFS_CACHE_WATCHED) {
+		if (!watcher_started && opts->cache == MMAPFS_CACHE_WATCHED) {
+			g_set_error(error, policy_error_quark(), 0, "cache=watched: %s",
+				    watcher_error ? watcher_error : "no watcher started");
+			return FALSE;
+		}
+		if (!watcher_started) {
+			out->reason = g_strdup(watcher_error ? watcher_error
+							     : "no watcher started");
+			out->cache = MMAPFS_CACHE_TIMEOUT;
+		} else {
+			out->cache = MMAPFS_CACHE_WATCHED;
+			if (blind)
+				out->warning = g_strdup_printf(
+					"the source is on %s: changes made to it "
+					"elsewhere are not seen", blind);
+		}
+	}
+	if (out->cache == MMAPFS_CACHE_NONE)
+		out->timeout = 0;
+	else if (opts->timeout >= 0)
+		out->timeout = opts->timeout;
+	else
+		out->timeout = out->cache == MMAPFS_CACHE_WATCHED ?
+			MMAPFS_DEFAULT_WATCHED_TIMEOUT : MMAPFS_DEFAULT_TIMEOUT;
+	/* A listing with attributes stats every entry: cheap on a local
+	 * source, a round trip each on a network one; and with cache=none
+	 * the kernel would keep none of it. */
+	out->readdirplus = opts->readdirplus;
+	if (out->readdirplus == MMAPFS_PLUS_AUTO)
+		out->readdirplus = blind || out->cache == MMAPFS_CACHE_NONE ?
+			MMAPFS_PLUS_ADAPTIVE : MMAPFS_PLUS_ALWAYS;
+	return TRUE;
+}
+
+void policy_clear(struct mmapfs_policy *p)
+{
+	g_clear_pointer(&p->reason, g_free);
+	g_clear_pointer(&p->warning, g_free);
+}
+
+bool policy_no_open(const struct mmapfs_options *opts,
+		    enum mmapfs_cache_mode cache, bool daemon_is_root,
+		    bool kernel_offers)
+{
+	return opts->read_only && cache == MMAPFS_CACHE_WATCHED &&
+	       (opts->allow_other || daemon_is_root) && kernel_offers;
+}
+
+bool policy_pushes(const struct mmapfs_options *opts,
+		   enum mmapfs_cache_mode cache)
+{
+	return (opts->push || opts->push_files) && cache != MMAPFS_CACHE_NONE;
+}

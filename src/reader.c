@@ -1,0 +1,139 @@
+/*
+ * reader.c - see include/mmapfs/reader.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "mmapfs/filedata.h"
+#include "mmapfs/log.h"
+#include "mmapfs/reader.h"
+#include "mmapfs/safecopy.h"
+
+/* Frees a thread's read buffer when the thread exits. */
+static GPrivate read_buffer_key = G_PRIVATE_INIT(g_free);
+
+struct read_buffer {
+	size_t size;
+	char data[];
+};
+
+/* This thread's buffer for reads from a descriptor, at least size bytes. */
+static char *read_buffer(size_t size)
+{
+	struct read_buffer *b = g_private_get(&read_buffer_key);
+
+	if (!b || b->size < size) {
+		b = g_malloc(sizeof(*b) + size);
+		b->size = size;
+		g_private_replace(&read_buffer_key, b);
+	}
+	return b->data;
+}
+
+ssize_t reader_pread(struct reader *r, struct inode_file *f, size_t size,
+		     off_t off, const char **data)
+{
+	char *buf = read_buffer(size);
+	int fd = inode_file_fd(r->inodes, f);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pread(fd, buf, size, off);
+	if (n < 0)
+		return -errno;
+	*data = buf;
+	return n;
+}
+
+/* Logs, once per daemon, that mmap() was refused (not once per read). */
+static void map_refused(const struct stat *st, int res)
+{
+	static gint warned;
+
+	if (!g_atomic_int_exchange(&warned, 1))
+		log_warn("cannot map inode %lu: %s: reading with pread "
+			 "meanwhile (said once; see map_failures in the stats)",
+			 (unsigned long)st->st_ino, g_strerror(-res));
+}
+
+/*
+ * Returns a pinned mapping to read [off, off + size) from, or NULL when the
+ * read must go to pread.  When the read touches the mapping's last page,
+ * the mapping returned has the file's current size.
+ */
+static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
+					 size_t size, off_t off)
+{
+	struct mapcache_map *m = mapcache_lookup(r->maps, &f->node->id);
+	struct stat st;
+	int fd, res;
+
+	if (m && (uint64_t)off + size <= mapcache_last_page_start(r->maps, m))
+		return m;
+	fd = inode_file_fd(r->inodes, f);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (m)
+			mapcache_put(r->maps, m);
+		return NULL;
+	}
+	if (m && (off_t)m->len == st.st_size)
+		return m;
+	if (m)
+		mapcache_put(r->maps, m);
+	res = mapcache_get(r->maps, &f->node->id, fd, &st, &m);
+	if (res == 0)
+		return m;
+	if (res == -ENODEV)
+		filedata_use_pread(f->node, FILEDATA_UNMAPPABLE);
+	else if (res != -EFBIG && res != -ENOSPC)
+		map_refused(&st, res);
+	return NULL;
+}
+
+void reader_plan(struct reader *r, struct inode_file *f, size_t size,
+		 off_t off, struct reader_plan *out)
+{
+	size_t page = r->page_size;
+	struct mapcache_map *m = NULL;
+	size_t n, end, probe;
+
+	*out = (struct reader_plan){ .how = READER_PREAD };
+	if (!r->pread_only && !filedata_reads_by_pread(f->node))
+		m = map_for_read(r, f, size, off);
+	if (!m)
+		return;
+	if ((uint64_t)off >= m->len) {
+		*out = (struct reader_plan){ .how = READER_MAP, .map = m,
+					     .data = m->addr };
+		return;
+	}
+	n = MIN(size, m->len - (size_t)off);
+	/* The read's pages, and the first byte of the next page if mapped. */
+	end = ((size_t)off + n + page - 1) & ~(page - 1);
+	probe = MIN(m->len - (size_t)off, end + 1 - (size_t)off);
+	if (safecopy_probe(m->addr + off, probe) < probe) {
+		/* The file shrank under the mapping: answer with what the
+		 * file holds now. */
+		filedata_shrank_under(r->maps, f->node, m);
+		mapcache_put(r->maps, m);
+		return;
+	}
+	*out = (struct reader_plan){ .how = READER_MAP, .map = m,
+				     .data = m->addr + off, .len = n };
+}
+
+void reader_reply_failed(struct reader *r, struct reader_plan *p)
+{
+	mapcache_invalidate_map(r->maps, p->map);
+	log_info("backing file of inode %lu shrank during a reply: mapping dropped",
+		 (unsigned long)p->map->key.ino);
+}
+
+void reader_done(struct reader *r, struct reader_plan *p)
+{
+	if (p->map)
+		mapcache_put(r->maps, p->map);
+	p->map = NULL;
+}

@@ -1,0 +1,162 @@
+/*
+ * test_filedata.c - the file-data protocol (filedata.h): writers and
+ * generations as the pusher sees them, keep_cache stamps, and when a
+ * file's mapping goes.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "mmapfs/filedata.h"
+
+struct fixture {
+	char *dir, *path;
+	struct inode_table *inodes;
+	struct mapcache *maps;
+	struct inode *node;
+	struct stat st;
+	int fd;
+};
+
+static void fixture_set_up(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	static const char bytes[8192] = { 1 };
+
+	f->dir = g_dir_make_tmp("filedata-XXXXXX", &error);
+	g_assert_no_error(error);
+	f->path = g_build_filename(f->dir, "f", NULL);
+	g_assert_true(g_file_set_contents(f->path, bytes, sizeof(bytes), NULL));
+	f->inodes = inode_table_new(f->dir, &error);
+	g_assert_no_error(error);
+	f->maps = mapcache_new(4, 1 << 20);
+	g_assert_cmpint(inode_lookup(f->inodes, inode_table_root(f->inodes), "f",
+				     &f->st, &f->node), ==, 0);
+	f->fd = open(f->path, O_RDONLY);
+	g_assert_cmpint(f->fd, >=, 0);
+}
+
+static void fixture_tear_down(struct fixture *f, gconstpointer data)
+{
+	close(f->fd);
+	inode_forget(f->inodes, f->node, 1);
+	mapcache_free(f->maps);
+	inode_table_free(f->inodes);
+	g_unlink(f->path);
+	g_rmdir(f->dir);
+	g_free(f->path);
+	g_free(f->dir);
+}
+
+/* Whether the file has a live mapping. */
+static bool mapped(struct fixture *f)
+{
+	struct mapcache_map *m = mapcache_lookup(f->maps, &f->node->id);
+
+	if (m)
+		mapcache_put(f->maps, m);
+	return m != NULL;
+}
+
+static void map_it(struct fixture *f)
+{
+	struct mapcache_map *m;
+
+	g_assert_cmpint(mapcache_get(f->maps, &f->node->id, f->fd, &f->st, &m), ==, 0);
+	mapcache_put(f->maps, m);
+	g_assert_true(mapped(f));
+}
+
+static void test_push_bracket(struct fixture *f, gconstpointer data)
+{
+	int gen;
+
+	g_assert_true(filedata_push_begin(f->node, &gen));
+	g_assert_true(filedata_push_still_good(f->node, gen));
+	/* A change during the store: taken back. */
+	filedata_changing(f->maps, f->node, false);
+	g_assert_false(filedata_push_still_good(f->node, gen));
+	/* A writer: nothing stored, and a store that raced it taken back. */
+	g_assert_true(filedata_push_begin(f->node, &gen));
+	filedata_writer_open(f->node);
+	g_assert_true(filedata_has_writers(f->node));
+	g_assert_false(filedata_push_still_good(f->node, gen));
+	g_assert_false(filedata_push_begin(f->node, &gen));
+	filedata_writer_close(f->node);
+	g_assert_false(filedata_has_writers(f->node));
+	/* A writer that came and went while storing moved the generation. */
+	g_assert_true(filedata_push_begin(f->node, &gen));
+	filedata_writer_open(f->node);
+	filedata_writer_close(f->node);
+	g_assert_false(filedata_push_still_good(f->node, gen));
+}
+
+static void test_keep_cache(struct fixture *f, gconstpointer data)
+{
+	struct stat changed = f->st;
+
+	g_assert_false(filedata_kernel_has(f->node, &f->st));
+	g_assert_false(filedata_open_keeps_cache(f->node, &f->st));
+	g_assert_true(filedata_open_keeps_cache(f->node, &f->st));
+	g_assert_true(filedata_kernel_has(f->node, &f->st));
+	changed.st_size++;
+	g_assert_false(filedata_open_keeps_cache(f->node, &changed));
+	changed.st_mtim.tv_nsec ^= 1;
+	filedata_pushed_whole(f->node, &changed);
+	g_assert_true(filedata_kernel_has(f->node, &changed));
+	g_assert_true(filedata_open_keeps_cache(f->node, &changed));
+}
+
+/* Only what shrinks the file, or removes it, takes its mapping. */
+static void test_mapping_goes(struct fixture *f, gconstpointer data)
+{
+	struct stat now;
+
+	map_it(f);
+	filedata_changing(f->maps, f->node, false);
+	g_assert_true(mapped(f));
+	filedata_changing(f->maps, f->node, true);
+	g_assert_false(mapped(f));
+	map_it(f);
+	filedata_gone(f->maps, &f->node->id);
+	g_assert_false(mapped(f));
+	/* Changed outside, same identity: kept; shrunk: dropped, pread. */
+	map_it(f);
+	filedata_changed_outside(f->maps, f->node, &f->st);
+	g_assert_true(mapped(f));
+	g_assert_false(filedata_reads_by_pread(f->node));
+	g_assert_cmpint(truncate(f->path, 100), ==, 0);
+	g_assert_cmpint(fstat(f->fd, &now), ==, 0);
+	filedata_changed_outside(f->maps, f->node, &now);
+	g_assert_false(mapped(f));
+	g_assert_true(filedata_reads_by_pread(f->node));
+}
+
+static void test_use_pread(struct fixture *f, gconstpointer data)
+{
+	struct mapcache_map *m;
+
+	g_assert_false(filedata_reads_by_pread(f->node));
+	g_assert_cmpint(mapcache_get(f->maps, &f->node->id, f->fd, &f->st, &m), ==, 0);
+	filedata_shrank_under(f->maps, f->node, m);
+	mapcache_put(f->maps, m);
+	g_assert_false(mapped(f));
+	g_assert_true(filedata_reads_by_pread(f->node));
+	filedata_use_pread(f->node, FILEDATA_NOT_REGULAR);   /* once is enough */
+	g_assert_true(filedata_reads_by_pread(f->node));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, struct fixture, NULL, fixture_set_up, \
+				 fn, fixture_tear_down)
+	ADD("/filedata/push-bracket", test_push_bracket);
+	ADD("/filedata/keep-cache", test_keep_cache);
+	ADD("/filedata/mapping-goes", test_mapping_goes);
+	ADD("/filedata/use-pread", test_use_pread);
+#undef ADD
+	return g_test_run();
+}

@@ -1,0 +1,142 @@
+/*
+ * test_policy.c - the cache mode, timeout and listing mode chosen for each
+ * combination of options and source (policy.h), case by case.
+ */
+#include <string.h>
+
+#include <glib.h>
+
+#include "mmapfs/policy.h"
+
+struct choice {
+	const char *opts;       /* -o words, comma-separated, or "" */
+	const char *blind;      /* the source's filesystem, NULL: local */
+	bool tries_watcher;     /* policy_wants_watcher() */
+	bool watcher_starts;    /* the outcome of that try */
+	bool ok;
+	enum mmapfs_cache_mode cache;
+	double timeout;
+	enum mmapfs_readdirplus readdirplus;
+	const char *reason;     /* a substring, or NULL: none */
+};
+
+static const struct choice cases[] = {
+	/* The default on a local source: watched, 60 s, every listing plus. */
+	{ "", NULL, true, true, true, MMAPFS_CACHE_WATCHED, 60,
+	  MMAPFS_PLUS_ALWAYS, NULL },
+	/* auto on a FUSE source: timeout, said why, listings adaptive. */
+	{ "", "fuse", false, false, true, MMAPFS_CACHE_TIMEOUT, 1,
+	  MMAPFS_PLUS_ADAPTIVE, "the source is on fuse" },
+	{ "cache=auto", "nfs", false, false, true, MMAPFS_CACHE_TIMEOUT, 1,
+	  MMAPFS_PLUS_ADAPTIVE, "nfs" },
+	/* auto where no watcher starts: timeout, with the watcher's reason. */
+	{ "", NULL, true, false, true, MMAPFS_CACHE_TIMEOUT, 1,
+	  MMAPFS_PLUS_ALWAYS, "no watcher here" },
+	/* watched asked for and impossible: an error, not a fallback. */
+	{ "cache=watched", NULL, true, false, false, 0, 0, 0, NULL },
+	/* watched asked for on a blind source: tried, kept, warned. */
+	{ "cache=watched", "nfs", true, true, true, MMAPFS_CACHE_WATCHED, 60,
+	  MMAPFS_PLUS_ADAPTIVE, NULL },
+	{ "cache=timeout", NULL, false, false, true, MMAPFS_CACHE_TIMEOUT, 1,
+	  MMAPFS_PLUS_ALWAYS, NULL },
+	{ "cache=timeout,timeout=600", "fuse", false, false, true,
+	  MMAPFS_CACHE_TIMEOUT, 600, MMAPFS_PLUS_ADAPTIVE, NULL },
+	{ "timeout=5", NULL, true, true, true, MMAPFS_CACHE_WATCHED, 5,
+	  MMAPFS_PLUS_ALWAYS, NULL },
+	/* none: nothing cached, whatever timeout says; listings adaptive. */
+	{ "cache=none,timeout=30", NULL, false, false, true, MMAPFS_CACHE_NONE, 0,
+	  MMAPFS_PLUS_ADAPTIVE, NULL },
+	{ "cache=none,readdirplus=always", NULL, false, false, true,
+	  MMAPFS_CACHE_NONE, 0, MMAPFS_PLUS_ALWAYS, NULL },
+	{ "readdirplus=off", NULL, true, true, true, MMAPFS_CACHE_WATCHED, 60,
+	  MMAPFS_PLUS_OFF, NULL },
+	{ "readdirplus=adaptive", NULL, true, true, true, MMAPFS_CACHE_WATCHED, 60,
+	  MMAPFS_PLUS_ADAPTIVE, NULL },
+};
+
+static void parse_opts(const char *words, struct mmapfs_options *o)
+{
+	g_auto(GStrv) list = g_strsplit(words, ",", -1);
+
+	mmapfs_options_init(o);
+	for (int i = 0; list[i]; i++)
+		if (list[i][0])
+			g_assert_cmpint(mmapfs_option_set(o, list[i], NULL), !=,
+					MMAPFS_OPTION_INVALID);
+}
+
+static void test_choose(void)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const struct choice *c = &cases[i];
+		struct mmapfs_options o;
+		struct mmapfs_policy p;
+		GError *error = NULL;
+		gboolean ok;
+
+		g_test_message("-o '%s' on %s", c->opts, c->blind ? c->blind : "local");
+		parse_opts(c->opts, &o);
+		g_assert_cmpint(policy_wants_watcher(&o, c->blind), ==, c->tries_watcher);
+		ok = policy_choose(&o, c->blind, c->watcher_starts,
+				   c->tries_watcher && !c->watcher_starts ?
+				   "no watcher here" : NULL, &p, &error);
+		g_assert_cmpint(ok, ==, c->ok);
+		if (!ok) {
+			g_assert_nonnull(error);
+			g_assert_nonnull(strstr(error->message, "cache=watched"));
+			g_assert_nonnull(strstr(error->message, "no watcher here"));
+			g_clear_error(&error);
+			continue;
+		}
+		g_assert_no_error(error);
+		g_assert_cmpint(p.cache, ==, c->cache);
+		g_assert_cmpfloat(p.timeout, ==, c->timeout);
+		g_assert_cmpint(p.readdirplus, ==, c->readdirplus);
+		if (c->reason)
+			g_assert_nonnull(strstr(p.reason, c->reason));
+		else
+			g_assert_null(p.reason);
+		/* Watched over a blind source is the one case warned about. */
+		g_assert_cmpint(p.warning != NULL, ==,
+				c->blind && p.cache == MMAPFS_CACHE_WATCHED);
+		policy_clear(&p);
+	}
+}
+
+static void test_no_open(void)
+{
+	struct mmapfs_options o;
+
+	parse_opts("ro", &o);
+	g_assert_true(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, true));
+	/* Without root, only the kernel's permission checks make it safe. */
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, false, true));
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, false));
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_TIMEOUT, true, true));
+	parse_opts("ro,allow_other", &o);
+	g_assert_true(policy_no_open(&o, MMAPFS_CACHE_WATCHED, false, true));
+	parse_opts("", &o);
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, true));
+}
+
+static void test_pushes(void)
+{
+	struct mmapfs_options o;
+
+	parse_opts("", &o);
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_WATCHED));
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_NONE));
+	parse_opts("push=0,push_files=0", &o);
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED));
+	parse_opts("push=0", &o);
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/policy/choose", test_choose);
+	g_test_add_func("/policy/no-open", test_no_open);
+	g_test_add_func("/policy/pushes", test_pushes);
+	return g_test_run();
+}
