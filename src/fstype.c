@@ -58,10 +58,14 @@ const char *fstype_blind(int fd)
 	return fstatfs(fd, &sf) < 0 ? NULL : fstype_blind_name((long)sf.f_type);
 }
 
+bool fstype_is_fuse_type(long f_type)
+{
+	return ((unsigned long)f_type & 0xffffffffUL) == FUSE_SUPER_MAGIC;
+}
+
 bool fstype_is_fuse(int fd)
 {
 	struct statfs sf;
 
-	return fstatfs(fd, &sf) == 0 &&
-	       ((unsigned long)sf.f_type & 0xffffffffUL) == FUSE_SUPER_MAGIC;
+	return fstatfs(fd, &sf) == 0 && fstype_is_fuse_type((long)sf.f_type);
 }

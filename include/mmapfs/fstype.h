@@ -21,7 +21,8 @@ const char *fstype_blind_name(long f_type);
 /* fstype_blind_name() of the filesystem fd is on; NULL when unknown. */
 const char *fstype_blind(int fd);
 
-/* Whether fd is on a FUSE filesystem. */
+/* Whether fd is on a FUSE filesystem; whether f_type is FUSE's. */
 bool fstype_is_fuse(int fd);
+bool fstype_is_fuse_type(long f_type);
 
 #endif

@@ -17,42 +17,41 @@
 #include <glib/gstdio.h>
 
 #include "harness.h"
+#include "mmapfs/fstype.h"
+#include "mmapfs/stats.h"
 
-#define FUSE_SUPER_MAGIC 0x65735546
 #define MAX_MOUNTS 32
 
 /*
- * What the emergency clean-up must undo.  Written by the test's main
- * thread only; read from a signal handler, hence fixed-size and volatile.
+ * The mounts a test has prepared and not yet cleaned up, which the
+ * emergency clean-up must undo: registered by mount_prepare(), removed by
+ * mount_cleanup().  Written by the test's main thread only; read from a
+ * signal handler, which reads each mount's own fields (paths, pids) as
+ * they stand, so that no copy of them can go stale.
  */
-static struct {
-	char mnt[4096];
-	char src[4096];         /* set when src/ is a tmpfs of the test's */
-	char backing[4096];     /* set when backing/ is a bindfs of src/ */
-	volatile pid_t pid;
-	volatile pid_t backing_pid;
-	volatile sig_atomic_t used;
-} live[MAX_MOUNTS];
+static struct mount *volatile live[MAX_MOUNTS];
 
 static void emergency_cleanup(void)
 {
 	for (int i = 0; i < MAX_MOUNTS; i++) {
-		if (!live[i].used)
+		struct mount *m = live[i];
+
+		if (!m)
 			continue;
-		umount2(live[i].mnt, MNT_DETACH);
-		if (live[i].pid > 0) {
-			kill(live[i].pid, SIGKILL);
-			waitpid(live[i].pid, NULL, 0);
+		umount2(m->mnt, MNT_DETACH);
+		if (m->pid > 0) {
+			kill(m->pid, SIGKILL);
+			waitpid(m->pid, NULL, 0);
 		}
-		if (live[i].backing[0])
-			umount2(live[i].backing, MNT_DETACH);
-		if (live[i].backing_pid > 0) {
-			kill(live[i].backing_pid, SIGKILL);
-			waitpid(live[i].backing_pid, NULL, 0);
+		if (m->backing)
+			umount2(m->backing, MNT_DETACH);
+		if (m->backing_pid > 0) {
+			kill(m->backing_pid, SIGKILL);
+			waitpid(m->backing_pid, NULL, 0);
 		}
-		if (live[i].src[0])
-			umount2(live[i].src, MNT_DETACH);
-		live[i].used = 0;
+		if (m->src_is_tmpfs)
+			umount2(m->src, MNT_DETACH);
+		live[i] = NULL;
 	}
 }
 
@@ -75,32 +74,22 @@ void harness_init(void)
 		g_error("MMAPFS_BIN is not set: run the tests with meson test");
 }
 
-static int live_slot(const struct mount *m)
-{
-	for (int i = 0; i < MAX_MOUNTS; i++)
-		if (live[i].used && !strcmp(live[i].mnt, m->mnt))
-			return i;
-	return -1;
-}
-
-static void live_add(const struct mount *m)
+static void live_add(struct mount *m)
 {
 	for (int i = 0; i < MAX_MOUNTS; i++) {
-		if (!live[i].used) {
-			g_strlcpy(live[i].mnt, m->mnt, sizeof(live[i].mnt));
-			if (m->src_is_tmpfs)
-				g_strlcpy(live[i].src, m->src, sizeof(live[i].src));
-			else
-				live[i].src[0] = '\0';
-			g_strlcpy(live[i].backing, m->backing ? m->backing : "",
-				  sizeof(live[i].backing));
-			live[i].backing_pid = m->backing_pid;
-			live[i].pid = m->pid;
-			live[i].used = 1;
+		if (!live[i]) {
+			live[i] = m;
 			return;
 		}
 	}
 	g_error("too many mounts at once in one test");
+}
+
+static void live_remove(const struct mount *m)
+{
+	for (int i = 0; i < MAX_MOUNTS; i++)
+		if (live[i] == m)
+			live[i] = NULL;
 }
 
 void mount_prepare(struct mount *m, const char *name)
@@ -116,6 +105,20 @@ void mount_prepare(struct mount *m, const char *name)
 	m->log = g_build_filename(m->root, "daemon.log", NULL);
 	g_assert_cmpint(g_mkdir(m->src, 0755), ==, 0);
 	g_assert_cmpint(g_mkdir(m->mnt, 0755), ==, 0);
+	live_add(m);
+}
+
+void mount_fixture_setup(struct mount *m, gconstpointer data)
+{
+	g_autofree char *name = g_strdup(g_test_get_path() + 1);
+
+	g_strcanon(name, "abcdefghijklmnopqrstuvwxyz0123456789-", '-');
+	mount_prepare(m, name);
+}
+
+void mount_fixture_teardown(struct mount *m, gconstpointer data)
+{
+	mount_cleanup(m);
 }
 
 bool path_is_mounted(const char *path)
@@ -148,8 +151,6 @@ char *mount_daemon_state(struct mount *m)
 		return g_strdup("not running");
 	if (waitpid(m->pid, &status, WNOHANG) != m->pid)
 		return g_strdup("running");
-	if (live_slot(m) >= 0)
-		live[live_slot(m)].pid = 0;
 	m->pid = 0;
 	if (WIFSIGNALED(status))
 		return g_strdup_printf("killed by signal %d (%s)", WTERMSIG(status),
@@ -169,13 +170,6 @@ static void fail_with_log(struct mount *m, const char *what)
 void mount_adopt(struct mount *m, pid_t pid)
 {
 	m->pid = pid;
-	live_add(m);
-}
-
-void mount_track(struct mount *m)
-{
-	if (live_slot(m) < 0)
-		live_add(m);
 }
 
 /* Runs in the daemon's process before exec: its limits. */
@@ -205,17 +199,9 @@ static void wait_fuse(struct mount *m, const char *path, GPid *pid,
 	for (;;) {
 		struct statfs sfs;
 
-		if (statfs(path, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC)
+		if (statfs(path, &sfs) == 0 && fstype_is_fuse_type((long)sfs.f_type))
 			return;
 		if (waitpid(*pid, NULL, WNOHANG) != 0) {
-			int slot = live_slot(m);
-
-			if (slot >= 0 && pid == &m->pid) {
-				live[slot].used = 0;
-			} else if (slot >= 0) {
-				live[slot].backing_pid = 0;
-				live[slot].backing[0] = '\0';
-			}
 			*pid = 0;
 			msg = g_strdup_printf("%s exited before its mount was ready", what);
 			fail_with_log(m, msg);
@@ -243,7 +229,6 @@ static void start_backing(struct mount *m)
 			       "attr_timeout=0,entry_timeout=0,negative_timeout=0",
 			       m->src, NULL, NULL };
 	GError *error = NULL;
-	int slot;
 
 	if (m->backing || !(backing_is_fuse() || m->want_bindfs))
 		return;
@@ -254,13 +239,6 @@ static void start_backing(struct mount *m)
 		      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
 		      &m->backing_pid, &error);
 	g_assert_no_error(error);
-	slot = live_slot(m);
-	if (slot < 0) {
-		live_add(m);
-	} else {
-		g_strlcpy(live[slot].backing, m->backing, sizeof(live[slot].backing));
-		live[slot].backing_pid = m->backing_pid;
-	}
 	wait_fuse(m, m->backing, &m->backing_pid, "bindfs");
 }
 
@@ -268,7 +246,6 @@ static void start_backing(struct mount *m)
 static void stop_backing(struct mount *m)
 {
 	const char *argv[] = { "fusermount3", "-u", m->backing, NULL };
-	int slot = live_slot(m);
 
 	if (!m->backing)
 		return;
@@ -280,10 +257,6 @@ static void stop_backing(struct mount *m)
 	if (m->backing_pid > 0) {
 		kill(m->backing_pid, SIGTERM);
 		waitpid(m->backing_pid, NULL, 0);
-	}
-	if (slot >= 0) {
-		live[slot].backing[0] = '\0';
-		live[slot].backing_pid = 0;
 	}
 	g_clear_pointer(&m->backing, g_free);
 	m->backing_pid = 0;
@@ -320,17 +293,13 @@ void mount_start(struct mount *m, const char *const *extra)
 			       set_limits, m, &m->pid, -1, logfd, logfd, &error);
 	close(logfd);
 	g_assert_no_error(error);
-	if (live_slot(m) < 0)
-		live_add(m);
-	else
-		live[live_slot(m)].pid = m->pid;
 	wait_fuse(m, m->mnt, &m->pid, "the daemon");
 }
 
 int mount_stop(struct mount *m)
 {
 	gint64 deadline;
-	int status = -1, slot = live_slot(m);
+	int status = -1;
 
 	for (int tries = 0; path_is_mounted(m->mnt) && tries < 100; tries++) {
 		const char *argv[] = { "fusermount3", "-u", m->mnt, NULL };
@@ -368,10 +337,6 @@ int mount_stop(struct mount *m)
 	}
 	if (path_is_mounted(m->mnt))
 		umount2(m->mnt, MNT_DETACH);
-	if (slot >= 0 && !m->src_is_tmpfs && !m->backing)
-		live[slot].used = 0;
-	else if (slot >= 0)
-		live[slot].pid = 0;     /* src/ and backing/ stay until mount_cleanup() */
 	m->pid = 0;
 	return status;
 }
@@ -391,15 +356,10 @@ void mount_cleanup(struct mount *m)
 	if (m->pid > 0 || path_is_mounted(m->mnt))
 		mount_stop(m);
 	stop_backing(m);
-	if (m->src_is_tmpfs) {
-		int slot = live_slot(m);
-
+	if (m->src_is_tmpfs)
 		umount2(m->src, MNT_DETACH);
-		if (slot >= 0)
-			live[slot].used = 0;
-	}
-	if (live_slot(m) >= 0)
-		live[live_slot(m)].used = 0;
+	m->src_is_tmpfs = false;
+	live_remove(m);
 	rm_rf(m->root);
 	g_free(m->root);
 	g_free(m->src);
@@ -530,6 +490,13 @@ GBytes *read_whole(const char *path, size_t chunk)
 	return g_byte_array_free_to_bytes(out);
 }
 
+void assert_one_line(const char *err)
+{
+	g_assert_nonnull(err);
+	g_assert_cmpuint(strlen(err), >, 1);
+	g_assert_true(strchr(err, '\n') == err + strlen(err) - 1);
+}
+
 guint64 stats_value(const char *text, const char *name)
 {
 	g_autofree char *key = g_strdup_printf("\n%s ", name);
@@ -541,12 +508,12 @@ guint64 stats_value(const char *text, const char *name)
 
 char *mount_stats(const struct mount *m)
 {
-	ssize_t n = getxattr(m->mnt, "user.mmapfs.stats", NULL, 0);
+	ssize_t n = getxattr(m->mnt, MMAPFS_XATTR_STATS, NULL, 0);
 	char *text;
 
 	g_assert_cmpint(n, >, 0);
 	text = g_malloc0((size_t)n + 1);
-	n = getxattr(m->mnt, "user.mmapfs.stats", text, (size_t)n);
+	n = getxattr(m->mnt, MMAPFS_XATTR_STATS, text, (size_t)n);
 	g_assert_cmpint(n, >, 0);
 	text[n] = '\0';
 	return text;

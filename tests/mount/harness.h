@@ -46,8 +46,22 @@ struct mount {
 /* Installs the emergency clean-up.  Call once from main(). */
 void harness_init(void);
 
-/* Creates root, src and mnt (nothing mounted yet). */
+/*
+ * Creates root, src and mnt (nothing mounted yet), and registers m for the
+ * emergency clean-up until mount_cleanup().
+ */
 void mount_prepare(struct mount *m, const char *name);
+
+/*
+ * A GTest fixture: mount_prepare() with a name made from the test's path,
+ * and mount_cleanup() after the test, whatever it left mounted or running.
+ * MOUNT_TEST() adds a test that takes the mount and data.
+ */
+void mount_fixture_setup(struct mount *m, gconstpointer data);
+void mount_fixture_teardown(struct mount *m, gconstpointer data);
+#define MOUNT_TEST(path, fn, data) \
+	g_test_add(path, struct mount, data, mount_fixture_setup, fn, \
+		   mount_fixture_teardown)
 
 /*
  * Makes src/ a tmpfs of the given size ("64m"), before mount_start(): a
@@ -65,15 +79,10 @@ void mount_start(struct mount *m, const char *const *extra);
 
 /*
  * Takes charge of a daemon that mmapfs started detached (no -f): it is
- * killed in an emergency, and mount_stop() waits for it to go.
+ * killed in an emergency, and mount_stop() waits for it to go.  (A mount
+ * at m->mnt that a script made is detached in an emergency already.)
  */
 void mount_adopt(struct mount *m, pid_t pid);
-
-/*
- * Takes charge of a mount at m->mnt that a script made (its daemon is no
- * child of ours): it is detached in an emergency.
- */
-void mount_track(struct mount *m);
 
 /* Unmounts and reaps the daemon; returns its wait status (0: clean exit). */
 int mount_stop(struct mount *m);
@@ -143,6 +152,9 @@ guint64 mount_stat(const struct mount *m, const char *name);
  */
 guint64 mount_stat_wait(const struct mount *m, const char *name,
 			guint64 want, unsigned ms);
+/* Asserts that err is one line of text, with its newline, and no more. */
+void assert_one_line(const char *err);
+
 /* Writes len bytes of seeded pseudo-random data to path. */
 void write_random_file(const char *path, size_t len, guint32 seed);
 

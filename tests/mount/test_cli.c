@@ -30,32 +30,30 @@ static int run_mmapfs(const char *const *args, char **out, char **err)
 	return status;
 }
 
-static void test_bad_input(void)
+static void test_bad_input(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *file = NULL, *missing = NULL;
 
-	mount_prepare(&m, "badinput");
-	file = src_path(&m, "a-file");
-	missing = src_path(&m, "missing");
+	file = src_path(m, "a-file");
+	missing = src_path(m, "missing");
 	write_random_file(file, 10, 1);
 	{
 		const char *const cases[][8] = {
 			{ NULL },                                        /* nothing */
-			{ m.src, NULL },                                 /* no MOUNTPOINT */
-			{ missing, m.mnt, NULL },                        /* SOURCE missing */
-			{ file, m.mnt, NULL },                           /* SOURCE a file */
-			{ m.src, missing, NULL },                        /* MOUNTPOINT missing */
-			{ m.src, m.mnt, m.mnt, NULL },                   /* one too many */
-			{ "-o", "no_such_option", m.src, m.mnt, NULL },  /* unknown -o */
-			{ "--no-such-flag", m.src, m.mnt, NULL },        /* unknown flag */
-			{ "-o", "max_maps=0", m.src, m.mnt, NULL },
-			{ "-o", "max_maps=abc", m.src, m.mnt, NULL },
-			{ "-o", "max_maps=99999999999", m.src, m.mnt, NULL },
-			{ "-o", "max_mapped=-1", m.src, m.mnt, NULL },
-			{ "-o", "max_mapped=12Q", m.src, m.mnt, NULL },
-			{ "-o", "max_mapped", m.src, m.mnt, NULL },
-			{ "-o", "timeout=-3", m.src, m.mnt, NULL },
+			{ m->src, NULL },                                 /* no MOUNTPOINT */
+			{ missing, m->mnt, NULL },                        /* SOURCE missing */
+			{ file, m->mnt, NULL },                           /* SOURCE a file */
+			{ m->src, missing, NULL },                        /* MOUNTPOINT missing */
+			{ m->src, m->mnt, m->mnt, NULL },                   /* one too many */
+			{ "-o", "no_such_option", m->src, m->mnt, NULL },  /* unknown -o */
+			{ "--no-such-flag", m->src, m->mnt, NULL },        /* unknown flag */
+			{ "-o", "max_maps=0", m->src, m->mnt, NULL },
+			{ "-o", "max_maps=abc", m->src, m->mnt, NULL },
+			{ "-o", "max_maps=99999999999", m->src, m->mnt, NULL },
+			{ "-o", "max_mapped=-1", m->src, m->mnt, NULL },
+			{ "-o", "max_mapped=12Q", m->src, m->mnt, NULL },
+			{ "-o", "max_mapped", m->src, m->mnt, NULL },
+			{ "-o", "timeout=-3", m->src, m->mnt, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 			g_autofree char *out = NULL, *err = NULL;
@@ -73,10 +71,9 @@ static void test_bad_input(void)
 			g_assert_cmpstr(nl + 1, ==, "");
 			g_assert_true(g_str_has_prefix(err, "mmapfs: ") ||
 				      g_str_has_prefix(err, "fuse: "));
-			g_assert_false(path_is_mounted(m.mnt));
+			g_assert_false(path_is_mounted(m->mnt));
 		}
 	}
-	mount_cleanup(&m);
 }
 
 static void test_help_and_version(void)
@@ -99,37 +96,34 @@ static void test_help_and_version(void)
 		      strstr(vout, "\nmmapfs 0."));
 }
 
-static void check_signal_unmounts(int sig)
+static void check_signal_unmounts(struct mount *m, int sig)
 {
-	struct mount m;
 	g_autofree char *f = NULL, *t = NULL;
 	GPid pid;
 	int status;
 
-	mount_prepare(&m, "signal");
-	f = src_path(&m, "f");
+	f = src_path(m, "f");
 	write_random_file(f, 5000, 3);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
 	g_bytes_unref(read_whole(t, 4096));
-	pid = m.pid;
+	pid = m->pid;
 	g_assert_cmpint(kill(pid, sig), ==, 0);
 	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-	m.pid = 0;
+	m->pid = 0;
 	g_assert_true(WIFEXITED(status));
 	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-	g_assert_false(path_is_mounted(m.mnt));
-	mount_cleanup(&m);
+	g_assert_false(path_is_mounted(m->mnt));
 }
 
-static void test_sigterm(void)
+static void test_sigterm(struct mount *m, gconstpointer data)
 {
-	check_signal_unmounts(SIGTERM);
+	check_signal_unmounts(m, SIGTERM);
 }
 
-static void test_sigint(void)
+static void test_sigint(struct mount *m, gconstpointer data)
 {
-	check_signal_unmounts(SIGINT);
+	check_signal_unmounts(m, SIGINT);
 }
 
 /* The pid of the process whose command line holds needle, or 0. */
@@ -158,46 +152,43 @@ static pid_t find_process(const char *needle)
 	return found;
 }
 
-static void test_daemonize_and_source_option(void)
+static void test_daemonize_and_source_option(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *f = NULL, *t = NULL, *opt = NULL;
 	g_autoptr(GBytes) a = NULL, b = NULL;
 	pid_t daemon;
 
-	mount_prepare(&m, "daemonize");
-	f = src_path(&m, "f");
+	f = src_path(m, "f");
 	write_random_file(f, 70000, 4);
-	opt = g_strdup_printf("source=%s", m.src);
+	opt = g_strdup_printf("source=%s", m->src);
 	{
-		const char *args[] = { "-o", opt, m.mnt, NULL };
+		const char *args[] = { "-o", opt, m->mnt, NULL };
 		g_autofree char *out = NULL, *err = NULL;
 
 		/* Returns once the mount is ready: no waiting needed after. */
 		g_assert_cmpint(run_mmapfs(args, &out, &err), ==, 0);
 	}
-	daemon = find_process(m.mnt);
+	daemon = find_process(m->mnt);
 	g_assert_cmpint(daemon, >, 0);
-	mount_adopt(&m, daemon);
-	g_assert_true(path_is_mounted(m.mnt));
-	t = mnt_path(&m, "f");
+	mount_adopt(m, daemon);
+	g_assert_true(path_is_mounted(m->mnt));
+	t = mnt_path(m, "f");
 	a = read_whole(f, 65536);
 	b = read_whole(t, 65536);
 	g_assert_true(g_bytes_equal(a, b));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	g_assert_cmpint(kill(daemon, 0), ==, -1);
-	g_assert_false(path_is_mounted(m.mnt));
-	mount_cleanup(&m);
+	g_assert_false(path_is_mounted(m->mnt));
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/cli/bad-input", test_bad_input);
+	MOUNT_TEST("/cli/bad-input", test_bad_input, NULL);
 	g_test_add_func("/cli/help-and-version", test_help_and_version);
-	g_test_add_func("/cli/sigterm-unmounts", test_sigterm);
-	g_test_add_func("/cli/sigint-unmounts", test_sigint);
-	g_test_add_func("/cli/daemonize-and-source-option", test_daemonize_and_source_option);
+	MOUNT_TEST("/cli/sigterm-unmounts", test_sigterm, NULL);
+	MOUNT_TEST("/cli/sigint-unmounts", test_sigint, NULL);
+	MOUNT_TEST("/cli/daemonize-and-source-option", test_daemonize_and_source_option, NULL);
 	return g_test_run();
 }

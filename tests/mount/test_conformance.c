@@ -634,10 +634,9 @@ struct scenario {
 
 static const char *const mount_opts[] = { "-o", "allow_other", NULL };
 
-static void run_scenario(gconstpointer data)
+static void run_scenario(struct mount *m, gconstpointer data)
 {
 	const struct scenario *sc = data;
-	struct mount m;
 	g_autofree char *native = NULL;
 	g_autofree char *a = NULL, *b = NULL;
 	g_autofree char *sa = NULL, *sb = NULL;
@@ -649,23 +648,21 @@ static void run_scenario(gconstpointer data)
 		g_test_skip(why);
 		return;
 	}
-	mount_prepare(&m, "conformance");
-	native = g_build_filename(m.root, "native", NULL);
+	native = g_build_filename(m->root, "native", NULL);
 	g_assert_cmpint(g_mkdir(native, 0755), ==, 0);
-	g_assert_cmpint(chmod(m.root, 0755), ==, 0);
-	mount_start(&m, mount_opts);
+	g_assert_cmpint(chmod(m->root, 0755), ==, 0);
+	mount_start(m, mount_opts);
 	if (sc->setup) {
 		sa = run_in(native, sc->setup, false);
-		sb = run_in(m.mnt, sc->setup, false);
+		sb = run_in(m->mnt, sc->setup, false);
 		g_assert_cmpstr(sb, ==, sa);
 	}
 	a = run_in(native, sc->fn, sc->as_nobody);
-	b = run_in(m.mnt, sc->fn, sc->as_nobody);
+	b = run_in(m->mnt, sc->fn, sc->as_nobody);
 	g_test_message("native transcript:\n%s", a);
 	g_assert_cmpstr(b, ==, a);
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 static const struct scenario scenarios[] = {
@@ -697,7 +694,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < G_N_ELEMENTS(scenarios); i++) {
 		g_autofree char *path = g_strdup_printf("/conformance/%s", scenarios[i].name);
 
-		g_test_add_data_func(path, &scenarios[i], run_scenario);
+		MOUNT_TEST(path, run_scenario, &scenarios[i]);
 	}
 	return g_test_run();
 }

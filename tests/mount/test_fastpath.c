@@ -71,7 +71,7 @@ struct open_case {
 	gboolean no_open;   /* opens expected to stop at the first */
 };
 
-static void test_opens(gconstpointer data)
+static void test_opens(struct mount *m, gconstpointer data)
 {
 	const struct open_case *c = data;
 	const char *args[] = { "-o", c->args, NULL };
@@ -79,12 +79,10 @@ static void test_opens(gconstpointer data)
 	g_autofree char *sparse_src = NULL, *sparse_mnt = NULL;
 	guint64 opens, releases;
 	off_t want;
-	struct mount m;
 	int fd;
 
-	mount_prepare(&m, "opens");
-	make_small_files(&m);
-	sparse_src = src_path(&m, "sparse");
+	make_small_files(m);
+	sparse_src = src_path(m, "sparse");
 	fd = open(sparse_src, O_WRONLY | O_CREAT, 0644);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(pwrite(fd, "data", 4, hole), ==, 4);
@@ -92,37 +90,36 @@ static void test_opens(gconstpointer data)
 	fd = open(sparse_src, O_RDONLY);
 	want = lseek(fd, 0, SEEK_DATA);
 	close(fd);
-	mount_start(&m, args);
+	mount_start(m, args);
 
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < N_FILES; i++) {
 			g_autofree char *rel = g_strdup_printf("s%02d", i);
 
-			assert_same_file(&m, rel);
+			assert_same_file(m, rel);
 		}
-	sparse_mnt = mnt_path(&m, "sparse");
+	sparse_mnt = mnt_path(m, "sparse");
 	fd = open(sparse_mnt, O_RDONLY);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(lseek(fd, 0, SEEK_DATA), ==, want);
 	g_assert_cmpint(fsync(fd), ==, 0);
 	close(fd);
-	assert_same_file(&m, "sparse");
+	assert_same_file(m, "sparse");
 
-	opens = mount_stat_wait(&m, "op.open.requests",
+	opens = mount_stat_wait(m, "op.open.requests",
 				c->no_open ? 0 : 2 * N_FILES + 2, 1000);
-	releases = mount_stat(&m, "op.release.requests");
+	releases = mount_stat(m, "op.release.requests");
 	g_test_message("%s: %" G_GUINT64_FORMAT " OPEN, %" G_GUINT64_FORMAT
 		       " RELEASE requests for %d opens", c->args, opens,
 		       releases, 2 * N_FILES + 2);
 	if (c->no_open) {
 		g_assert_cmpuint(opens, <=, 1);
 		g_assert_cmpuint(releases, ==, 0);
-		g_assert_cmpuint(mount_stat(&m, "op.flush.requests"), <=, 1);
+		g_assert_cmpuint(mount_stat(m, "op.flush.requests"), <=, 1);
 	} else {
 		g_assert_cmpuint(opens, ==, 2 * N_FILES + 2);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 struct push_case {
@@ -130,31 +127,29 @@ struct push_case {
 	gboolean pushes;
 };
 
-static void test_push_files(gconstpointer data)
+static void test_push_files(struct mount *m, gconstpointer data)
 {
 	const struct push_case *c = data;
 	const char *args[] = { "-o", c->args, NULL };
 	g_autofree char *big = NULL, *s0 = NULL, *t0 = NULL;
 	guint64 before, pushed;
-	struct mount m;
 
-	mount_prepare(&m, "push");
-	make_small_files(&m);
-	big = src_path(&m, "big");
+	make_small_files(m);
+	big = src_path(m, "big");
 	write_random_file(big, BIG_SIZE, 99);
-	s0 = src_path(&m, "s00");
-	t0 = mnt_path(&m, "s00");
+	s0 = src_path(m, "s00");
+	t0 = mnt_path(m, "s00");
 	/* An access time before the mtime: a read would move it. */
 	{
 		struct timespec ts[2] = { { 12345, 0 }, { 0, UTIME_OMIT } };
 
 		g_assert_cmpint(utimensat(AT_FDCWD, s0, ts, 0), ==, 0);
 	}
-	mount_start(&m, args);
+	mount_start(m, args);
 
-	g_assert_cmpuint(list_names(m.mnt), ==, N_FILES + 3);
+	g_assert_cmpuint(list_names(m->mnt), ==, N_FILES + 3);
 	/* Given time to push, pushing nothing takes 300 ms to tell. */
-	pushed = mount_stat_wait(&m, "pushed_files", c->pushes ? N_FILES : 1,
+	pushed = mount_stat_wait(m, "pushed_files", c->pushes ? N_FILES : 1,
 				 c->pushes ? 10000 : 300);
 	g_test_message("%s: %" G_GUINT64_FORMAT " files pushed", c->args, pushed);
 	g_assert_cmpuint(pushed, ==, c->pushes ? N_FILES : 0);
@@ -166,19 +161,19 @@ static void test_push_files(gconstpointer data)
 		g_assert_cmpint(st.st_atim.tv_sec, ==, 12345);
 	}
 
-	before = mount_stat(&m, "bytes_read");
+	before = mount_stat(m, "bytes_read");
 	for (int i = 0; i < N_FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("s%02d", i);
 
-		assert_same_file(&m, rel);
+		assert_same_file(m, rel);
 	}
-	g_assert_cmpuint(mount_stat(&m, "bytes_read") - before, ==,
+	g_assert_cmpuint(mount_stat(m, "bytes_read") - before, ==,
 			 c->pushes ? 0 : N_FILES * SMALL_SIZE);
 	/* Too large to be pushed: read from the daemon. */
-	before = mount_stat(&m, "bytes_read");
-	assert_same_file(&m, "big");
-	g_assert_cmpuint(mount_stat(&m, "bytes_read") - before, ==, BIG_SIZE);
-	g_assert_cmpuint(mount_stat(&m, "pushed_files"), ==, pushed);
+	before = mount_stat(m, "bytes_read");
+	assert_same_file(m, "big");
+	g_assert_cmpuint(mount_stat(m, "bytes_read") - before, ==, BIG_SIZE);
+	g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, pushed);
 
 	/* Changed outside after its push: the watcher makes the kernel drop
 	 * what was pushed. */
@@ -199,8 +194,7 @@ static void test_push_files(gconstpointer data)
 			       (double)(g_get_monotonic_time() - start) / 1000);
 		g_assert_true(seen);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /*
@@ -208,19 +202,17 @@ static void test_push_files(gconstpointer data)
  * files listed, the one whose pages were dropped is not pushed until it
  * has been read outside and is listed again.
  */
-static void test_push_only_cached(void)
+static void test_push_only_cached(struct mount *m, gconstpointer data)
 {
 	const char *args[] = { "-o", "cache=watched", NULL };
 	g_autofree char *p = NULL, *warm = NULL;
 	guint64 before;
 	int cached;
-	struct mount m;
 	int fd;
 
-	mount_prepare(&m, "cold");
-	p = src_path(&m, "cold");
+	p = src_path(m, "cold");
 	write_random_file(p, SMALL_SIZE, 7);
-	warm = src_path(&m, "warm");
+	warm = src_path(m, "warm");
 	write_random_file(warm, SMALL_SIZE, 8);
 	g_bytes_unref(read_whole(warm, 65536));
 	fd = open(p, O_RDONLY);
@@ -231,26 +223,24 @@ static void test_push_only_cached(void)
 	close(fd);
 	g_assert_cmpint(cached, >=, 0);
 	if (cached) {
-		mount_cleanup(&m);
 		g_test_skip("the backing filesystem here keeps the file's pages "
 			    "(POSIX_FADV_DONTNEED left them): cannot make it cold");
 		return;
 	}
-	mount_start(&m, args);
-	g_assert_cmpuint(list_names(m.mnt), ==, 4);
-	g_assert_cmpuint(mount_stat_wait(&m, "pushed_files", 1, 10000), ==, 1);
+	mount_start(m, args);
+	g_assert_cmpuint(list_names(m->mnt), ==, 4);
+	g_assert_cmpuint(mount_stat_wait(m, "pushed_files", 1, 10000), ==, 1);
 	g_usleep(300000);
-	g_assert_cmpuint(mount_stat(&m, "pushed_files"), ==, 1);
+	g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, 1);
 	/* Read outside, then listed again: now it is pushed. */
 	g_bytes_unref(read_whole(p, 65536));
-	g_assert_cmpuint(list_names(m.mnt), ==, 4);
-	g_assert_cmpuint(mount_stat_wait(&m, "pushed_files", 2, 10000), ==, 2);
-	before = mount_stat(&m, "bytes_read");
-	assert_same_file(&m, "cold");
-	assert_same_file(&m, "warm");
-	g_assert_cmpuint(mount_stat(&m, "bytes_read"), ==, before);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpuint(list_names(m->mnt), ==, 4);
+	g_assert_cmpuint(mount_stat_wait(m, "pushed_files", 2, 10000), ==, 2);
+	before = mount_stat(m, "bytes_read");
+	assert_same_file(m, "cold");
+	assert_same_file(m, "warm");
+	g_assert_cmpuint(mount_stat(m, "bytes_read"), ==, before);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 struct plus_case {
@@ -258,33 +248,31 @@ struct plus_case {
 	gboolean lookups;   /* one LOOKUP per entry expected */
 };
 
-static void test_readdirplus(gconstpointer data)
+static void test_readdirplus(struct mount *m, gconstpointer data)
 {
 	const struct plus_case *c = data;
 	const char *args[] = { "-o", c->args, NULL };
 	const unsigned n = 300;
 	guint64 before, lookups;
-	struct mount m;
 
-	mount_prepare(&m, "plus");
 	for (unsigned i = 0; i < n; i++) {
 		g_autofree char *rel = g_strdup_printf("e%03u", i);
-		g_autofree char *p = src_path(&m, rel);
+		g_autofree char *p = src_path(m, rel);
 
 		g_assert_true(g_file_set_contents(p, rel, -1, NULL));
 	}
-	mount_start(&m, args);
-	g_assert_cmpuint(list_names(m.mnt), ==, n + 2);
-	before = mount_stat(&m, "op.lookup.requests");
+	mount_start(m, args);
+	g_assert_cmpuint(list_names(m->mnt), ==, n + 2);
+	before = mount_stat(m, "op.lookup.requests");
 	for (unsigned i = 0; i < n; i++) {
 		g_autofree char *rel = g_strdup_printf("e%03u", i);
-		g_autofree char *p = mnt_path(&m, rel);
+		g_autofree char *p = mnt_path(m, rel);
 		struct stat st;
 
 		g_assert_cmpint(lstat(p, &st), ==, 0);
 		g_assert_cmpint(st.st_size, ==, 4);
 	}
-	lookups = mount_stat_wait(&m, "op.lookup.requests",
+	lookups = mount_stat_wait(m, "op.lookup.requests",
 				  c->lookups ? before + n : 0, 1000) - before;
 	g_test_message("%s: %" G_GUINT64_FORMAT " LOOKUP requests for %u stats "
 		       "after a listing", c->args, lookups, n);
@@ -292,8 +280,7 @@ static void test_readdirplus(gconstpointer data)
 		g_assert_cmpuint(lookups, >=, n);
 	else
 		g_assert_cmpuint(lookups, ==, 0);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 struct ra_case {
@@ -323,22 +310,20 @@ static unsigned mount_readahead_kb(const struct mount *m, unsigned want)
 	return kb;
 }
 
-static void test_readahead(gconstpointer data)
+static void test_readahead(struct mount *m, gconstpointer data)
 {
 	const struct ra_case *c = data;
 	const char *args[] = { "-o", c->args, NULL };
 	const size_t size = 8 << 20;
 	g_autofree char *p = NULL;
 	guint64 reads;
-	struct mount m;
 
-	mount_prepare(&m, "readahead");
-	p = src_path(&m, "f");
+	p = src_path(m, "f");
 	write_random_file(p, size, 3);
-	mount_start(&m, args);
-	g_assert_cmpuint(mount_readahead_kb(&m, c->kb), ==, c->kb);
-	assert_same_file(&m, "f");
-	reads = mount_stat_wait(&m, "op.read.requests", c->kb >= 1024 ? 0 : 64,
+	mount_start(m, args);
+	g_assert_cmpuint(mount_readahead_kb(m, c->kb), ==, c->kb);
+	assert_same_file(m, "f");
+	reads = mount_stat_wait(m, "op.read.requests", c->kb >= 1024 ? 0 : 64,
 				1000);
 	g_test_message("%s: window %u KiB, %" G_GUINT64_FORMAT " READs for 8 MiB",
 		       c->args, c->kb, reads);
@@ -346,8 +331,7 @@ static void test_readahead(gconstpointer data)
 		g_assert_cmpuint(reads, <=, 16);
 	else
 		g_assert_cmpuint(reads, >=, 64);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 int main(int argc, char **argv)
@@ -376,23 +360,23 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < G_N_ELEMENTS(opens); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/opens/%s", opens[i].args);
 
-		g_test_add_data_func(path, &opens[i], test_opens);
+		MOUNT_TEST(path, test_opens, &opens[i]);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(pushes); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/push-files/%s", pushes[i].args);
 
-		g_test_add_data_func(path, &pushes[i], test_push_files);
+		MOUNT_TEST(path, test_push_files, &pushes[i]);
 	}
-	g_test_add_func("/fastpath/push-only-cached", test_push_only_cached);
+	MOUNT_TEST("/fastpath/push-only-cached", test_push_only_cached, NULL);
 	for (size_t i = 0; i < G_N_ELEMENTS(plus); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", plus[i].args);
 
-		g_test_add_data_func(path, &plus[i], test_readdirplus);
+		MOUNT_TEST(path, test_readdirplus, &plus[i]);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(ra); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", ra[i].args);
 
-		g_test_add_data_func(path, &ra[i], test_readahead);
+		MOUNT_TEST(path, test_readahead, &ra[i]);
 	}
 	return g_test_run();
 }

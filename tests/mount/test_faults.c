@@ -80,7 +80,7 @@ static gpointer busy_reader(gpointer data)
 	return NULL;
 }
 
-static void test_kill9_readers(void)
+static void test_kill9_readers(struct mount *m, gconstpointer data)
 {
 	g_autofree char *mount_sh = harness_script("mmapfs-mount");
 	g_autofree char *umount_sh = harness_script("mmapfs-umount");
@@ -88,24 +88,22 @@ static void test_kill9_readers(void)
 	struct busy b = { 0 };
 	struct busy_reader r[N_READERS];
 	GThread *threads[N_READERS];
-	struct mount m;
 	int i;
 
-	mount_prepare(&m, "kill9");
-	small = src_path(&m, "small");
-	big = src_path(&m, "big");
+	small = src_path(m, "small");
+	big = src_path(m, "big");
 	write_random_file(small, 10000, 1);
 	write_random_file(big, 8 << 20, 2);
-	mount_start(&m, NULL);
-	b.m = &m;
+	mount_start(m, NULL);
+	b.m = m;
 	for (i = 0; i < N_READERS; i++) {
 		r[i] = (struct busy_reader){ &b, i };
 		threads[i] = g_thread_new("reader", busy_reader, &r[i]);
 	}
 	while (g_atomic_int_get(&b.reads) < 20)
 		g_usleep(1000);
-	g_assert_cmpint(kill(m.pid, SIGKILL), ==, 0);
-	g_free(mount_daemon_state(&m));     /* reaps it */
+	g_assert_cmpint(kill(m->pid, SIGKILL), ==, 0);
+	g_free(mount_daemon_state(m));     /* reaps it */
 	for (i = 0; i < 1000 && g_atomic_int_get(&b.done) < N_READERS; i++)
 		g_usleep(10000);
 	if (g_atomic_int_get(&b.done) < N_READERS)
@@ -121,14 +119,13 @@ static void test_kill9_readers(void)
 
 	/* The script clears the dead mount; a new daemon serves the bytes. */
 	{
-		const char *argv[] = { mount_sh, m.src, m.mnt, NULL };
+		const char *argv[] = { mount_sh, m->src, m->mnt, NULL };
 
 		g_assert_cmpint(harness_run(argv, NULL, NULL, &err), ==, 0);
 		g_assert_nonnull(strstr(err, "cleared a dead mount"));
-		mount_track(&m);
 	}
 	{
-		g_autofree char *ms = mnt_path(&m, "small"), *mb = mnt_path(&m, "big");
+		g_autofree char *ms = mnt_path(m, "small"), *mb = mnt_path(m, "big");
 		g_autoptr(GBytes) a = read_whole(small, 4096), c = read_whole(big, 1 << 20);
 		g_autoptr(GBytes) a2 = read_whole(ms, 4096), c2 = read_whole(mb, 1 << 20);
 
@@ -136,11 +133,10 @@ static void test_kill9_readers(void)
 		g_assert_true(g_bytes_equal(c, c2));
 	}
 	{
-		const char *argv[] = { umount_sh, m.mnt, NULL };
+		const char *argv[] = { umount_sh, m->mnt, NULL };
 
 		g_assert_cmpint(harness_run(argv, NULL, NULL, NULL), ==, 0);
 	}
-	mount_cleanup(&m);
 }
 
 /* ---- files truncated, renamed over and deleted under readers ---- */
@@ -239,33 +235,31 @@ static gpointer churn_reader(gpointer data)
 	return NULL;
 }
 
-static void test_churn(gconstpointer data)
+static void test_churn(struct mount *m, gconstpointer data)
 {
 	const gboolean strict = GPOINTER_TO_INT(data);
 	static const char *const none[] = { "-o", "cache=none", NULL };
 	struct churn c = { 0 };
 	GThread *threads[2];
-	struct mount m;
 
-	mount_prepare(&m, strict ? "churn-none" : "churn");
-	c.m = &m;
+	c.m = m;
 	c.strict = strict;
 	for (int f = 0; f < CHURN_FILES; f++) {
 		g_autofree char *rel = g_strdup_printf("f%d", f);
-		g_autofree char *p = src_path(&m, rel);
+		g_autofree char *p = src_path(m, rel);
 
 		write_churn(p, (guint64)f);
 	}
 	g_atomic_int_set(&c.max_version, CHURN_FILES - 1);
-	mount_start(&m, strict ? none : NULL);
+	mount_start(m, strict ? none : NULL);
 	for (int i = 0; i < 2; i++)
 		threads[i] = g_thread_new("reader", churn_reader, &c);
 	for (int v = CHURN_FILES; v < CHURN_FILES + CHURN_CHANGES; v++) {
 		int f = v % CHURN_FILES;
 		g_autofree char *rel = g_strdup_printf("f%d", f);
 		g_autofree char *tmp_rel = g_strdup_printf("f%d.new", f);
-		g_autofree char *p = src_path(&m, rel);
-		g_autofree char *tmp = src_path(&m, tmp_rel);
+		g_autofree char *p = src_path(m, rel);
+		g_autofree char *tmp = src_path(m, tmp_rel);
 
 		g_atomic_int_set(&c.max_version, v);
 		switch (v / CHURN_FILES % 3) {
@@ -298,38 +292,35 @@ static void test_churn(gconstpointer data)
 		       "shrink), %d answered EIO",
 		       CHURN_CHANGES, c.reads, c.zero_reads, c.eio);
 	if (c.failed) {
-		g_autofree char *state = mount_daemon_state(&m);
+		g_autofree char *state = mount_daemon_state(m);
 
 		g_error("%s (daemon %s)", c.failure, state);
 	}
 	g_assert_cmpint(c.reads, >, 0);
 	if (strict)
 		g_assert_cmpint(c.eio, ==, 0);    /* pread: never EIO */
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* ---- descriptors run out ---- */
 
-static void test_nofile(void)
+static void test_nofile(struct mount *m, gconstpointer data)
 {
 	enum { FILES = 200 };
 	int fds[FILES], opened = 0, refused = 0;
-	struct mount m;
 
-	mount_prepare(&m, "nofile");
 	for (int i = 0; i < FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("f%03d", i);
-		g_autofree char *p = src_path(&m, rel);
+		g_autofree char *p = src_path(m, rel);
 
 		g_assert_true(g_file_set_contents(p, rel, -1, NULL));
 	}
-	m.nofile = 64;
-	mount_start(&m, NULL);
+	m->nofile = 64;
+	mount_start(m, NULL);
 	for (int i = 0; i < FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("f%03d", i);
-		g_autofree char *p = mnt_path(&m, rel);
+		g_autofree char *p = mnt_path(m, rel);
 
 		fds[i] = open(p, O_RDONLY);
 		if (fds[i] >= 0) {
@@ -348,7 +339,7 @@ static void test_nofile(void)
 	/* Descriptors are free again: every file opens and reads. */
 	for (int i = 0; i < FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("f%03d", i);
-		g_autofree char *p = mnt_path(&m, rel);
+		g_autofree char *p = mnt_path(m, rel);
 		g_autoptr(GBytes) b = NULL;
 		int fd = -1;
 
@@ -364,18 +355,16 @@ static void test_nofile(void)
 		b = read_whole(p, 4096);
 		g_assert_cmpmem(g_bytes_get_data(b, NULL), g_bytes_get_size(b), rel, strlen(rel));
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* ---- mmap refused ---- */
 
-static void test_mmap_refused(void)
+static void test_mmap_refused(struct mount *m, gconstpointer data)
 {
 	const off_t size = 2ll << 30;
 	const off_t offsets[] = { 0, 1 << 20, (1ll << 30) + 12345, size - 4096 };
 	g_autofree char *big = NULL, *tbig = NULL, *log = NULL;
-	struct mount m;
 	int fd;
 
 	if (harness_sanitized()) {
@@ -383,8 +372,7 @@ static void test_mmap_refused(void)
 			    "than the limit this test sets");
 		return;
 	}
-	mount_prepare(&m, "nommap");
-	big = src_path(&m, "big");
+	big = src_path(m, "big");
 	fd = open(big, O_WRONLY | O_CREAT, 0644);
 	g_assert_cmpint(fd, >=, 0);
 	for (size_t i = 0; i < G_N_ELEMENTS(offsets); i++) {
@@ -396,9 +384,9 @@ static void test_mmap_refused(void)
 	g_assert_cmpint(ftruncate(fd, size), ==, 0);
 	close(fd);
 	/* Room for the daemon and its threads, not for a 2 GiB mapping. */
-	m.max_as = 1ull << 30;
-	mount_start(&m, NULL);
-	tbig = mnt_path(&m, "big");
+	m->max_as = 1ull << 30;
+	mount_start(m, NULL);
+	tbig = mnt_path(m, "big");
 	fd = open(tbig, O_RDONLY);
 	g_assert_cmpint(fd, >=, 0);
 	for (size_t i = 0; i < G_N_ELEMENTS(offsets); i++) {
@@ -418,29 +406,26 @@ static void test_mmap_refused(void)
 		g_assert_cmpmem(buf, sizeof(buf), zero, sizeof(zero));
 	}
 	close(fd);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_assert_nonnull(strstr(log, "cannot map inode"));
-	mount_cleanup(&m);
 }
 
 /* ---- the backing filesystem fills up ---- */
 
-static void test_enospc(void)
+static void test_enospc(struct mount *m, gconstpointer data)
 {
 	g_autofree char *a = NULL, *b = NULL, *c = NULL, *sa = NULL;
 	g_autofree char *buf = g_malloc(1 << 20);
 	gboolean full = FALSE;
-	struct mount m;
 	int fd;
 
-	mount_prepare(&m, "enospc");
-	mount_src_tmpfs(&m, "4m");
-	mount_start(&m, NULL);
-	a = mnt_path(&m, "a");
-	b = mnt_path(&m, "b");
-	c = mnt_path(&m, "c");
-	sa = src_path(&m, "a");
+	mount_src_tmpfs(m, "4m");
+	mount_start(m, NULL);
+	a = mnt_path(m, "a");
+	b = mnt_path(m, "b");
+	c = mnt_path(m, "c");
+	sa = src_path(m, "a");
 	write_random_file(a, 1 << 20, 7);
 
 	fd = open(b, O_WRONLY | O_CREAT, 0644);
@@ -468,7 +453,7 @@ static void test_enospc(void)
 		g_assert_cmpuint(g_bytes_get_size(x), ==, 1 << 20);
 		g_assert_true(g_bytes_equal(x, y));
 	}
-	g_assert_true(mount_daemon_alive(&m));
+	g_assert_true(mount_daemon_alive(m));
 	g_assert_cmpint(unlink(b), ==, 0);
 	write_random_file(c, 1 << 20, 8);
 	{
@@ -476,25 +461,22 @@ static void test_enospc(void)
 
 		g_assert_cmpuint(g_bytes_get_size(z), ==, 1 << 20);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* ---- a huge directory, a long path, no permissions ---- */
 
-static void test_odd_tree(void)
+static void test_odd_tree(struct mount *m, gconstpointer data)
 {
 	enum { ENTRIES = 100000 };
 	g_autofree char *big = NULL, *tbig = NULL;
 	g_autoptr(GString) rel = g_string_new(NULL);
-	struct mount m;
 	unsigned seen = 0;
 	struct dirent *de;
 	DIR *d;
 	int dfd, fd, mfd;
 
-	mount_prepare(&m, "odd");
-	big = src_path(&m, "big");
+	big = src_path(m, "big");
 	g_assert_cmpint(g_mkdir(big, 0755), ==, 0);
 	dfd = open(big, O_RDONLY | O_DIRECTORY);
 	for (int i = 0; i < ENTRIES; i++) {
@@ -508,7 +490,7 @@ static void test_odd_tree(void)
 	close(dfd);
 
 	/* A relative path of 4,095 bytes (PATH_MAX with its NUL). */
-	dfd = open(m.src, O_RDONLY | O_DIRECTORY);
+	dfd = open(m->src, O_RDONLY | O_DIRECTORY);
 	while (rel->len + 201 + 20 < 4095) {
 		char comp[201];
 
@@ -535,13 +517,13 @@ static void test_odd_tree(void)
 	}
 	close(dfd);
 	g_free(big);
-	big = src_path(&m, "none");
+	big = src_path(m, "none");
 	fd = open(big, O_WRONLY | O_CREAT, 0);
 	g_assert_cmpint(write(fd, "root reads this", 15), ==, 15);
 	close(fd);
 
-	mount_start(&m, NULL);
-	tbig = mnt_path(&m, "big");
+	mount_start(m, NULL);
+	tbig = mnt_path(m, "big");
 	d = opendir(tbig);
 	g_assert_nonnull(d);
 	while ((de = readdir(d)))
@@ -550,13 +532,13 @@ static void test_odd_tree(void)
 	g_test_message("listed %u of %d entries", seen, ENTRIES);
 	g_assert_cmpuint(seen, ==, ENTRIES);
 	{
-		g_autofree char *one = mnt_path(&m, "big/entry-099999");
+		g_autofree char *one = mnt_path(m, "big/entry-099999");
 		struct stat st;
 
 		g_assert_cmpint(lstat(one, &st), ==, 0);
 	}
 
-	mfd = open(m.mnt, O_RDONLY | O_DIRECTORY);
+	mfd = open(m->mnt, O_RDONLY | O_DIRECTORY);
 	g_assert_cmpint(mfd, >=, 0);
 	fd = openat(mfd, rel->str, O_RDONLY);
 	g_assert_cmpint(fd, >=, 0);
@@ -574,25 +556,24 @@ static void test_odd_tree(void)
 
 	{
 		/* Mode 000: root reads it through the mount, as natively. */
-		g_autofree char *t = mnt_path(&m, "none");
+		g_autofree char *t = mnt_path(m, "none");
 		g_autoptr(GBytes) b = read_whole(t, 4096);
 
 		g_assert_cmpuint(g_bytes_get_size(b), ==, 15);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/faults/kill-9-readers", test_kill9_readers);
-	g_test_add_data_func("/faults/churn-cache-none", GINT_TO_POINTER(TRUE), test_churn);
-	g_test_add_data_func("/faults/churn-watched", GINT_TO_POINTER(FALSE), test_churn);
-	g_test_add_func("/faults/nofile", test_nofile);
-	g_test_add_func("/faults/mmap-refused", test_mmap_refused);
-	g_test_add_func("/faults/enospc", test_enospc);
-	g_test_add_func("/faults/odd-tree", test_odd_tree);
+	MOUNT_TEST("/faults/kill-9-readers", test_kill9_readers, NULL);
+	MOUNT_TEST("/faults/churn-cache-none", test_churn, GINT_TO_POINTER(TRUE));
+	MOUNT_TEST("/faults/churn-watched", test_churn, GINT_TO_POINTER(FALSE));
+	MOUNT_TEST("/faults/nofile", test_nofile, NULL);
+	MOUNT_TEST("/faults/mmap-refused", test_mmap_refused, NULL);
+	MOUNT_TEST("/faults/enospc", test_enospc, NULL);
+	MOUNT_TEST("/faults/odd-tree", test_odd_tree, NULL);
 	return g_test_run();
 }

@@ -227,10 +227,9 @@ static void op_reopen(struct fsx *x, int f)
 		fail(x, "size after reopen differs");
 }
 
-static void run_fsx(const char *const *extra)
+static void run_fsx(struct mount *m, const char *const *extra)
 {
-	struct mount m;
-	struct fsx x = { .m = &m };
+	struct fsx x = { .m = m };
 	const char *env_seed = g_getenv("MMAPFS_FSX_SEED");
 	const char *env_ops = g_getenv("MMAPFS_FSX_OPS");
 	long nops = env_ops ? atol(env_ops) : 100000;
@@ -239,11 +238,10 @@ static void run_fsx(const char *const *extra)
 	g_test_message("fsx seed %u, %ld operations", x.seed, nops);
 	x.rand = g_rand_new_with_seed(x.seed);
 	x.buf = g_malloc(MAX_IO);
-	mount_prepare(&m, "fsx");
-	mount_start(&m, extra);
+	mount_start(m, extra);
 	for (int f = 0; f < NFILES; f++) {
 		g_autofree char *name = g_strdup_printf("fsx%d", f);
-		g_autofree char *path = mnt_path(&m, name);
+		g_autofree char *path = mnt_path(m, name);
 
 		x.fd[f] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 		g_assert_cmpint(x.fd[f], >=, 0);
@@ -274,7 +272,7 @@ static void run_fsx(const char *const *extra)
 	/* The backing files hold exactly the shadow. */
 	for (int f = 0; f < NFILES; f++) {
 		g_autofree char *name = g_strdup_printf("fsx%d", f);
-		g_autofree char *path = src_path(&m, name);
+		g_autofree char *path = src_path(m, name);
 		g_autoptr(GBytes) b = NULL;
 
 		g_assert_cmpint(close(x.fd[f]), ==, 0);
@@ -283,30 +281,29 @@ static void run_fsx(const char *const *extra)
 				x.shadow[f]->data, x.shadow[f]->len);
 		g_byte_array_unref(x.shadow[f]);
 	}
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	g_rand_free(x.rand);
 	g_free(x.buf);
 }
 
-static void test_default(void)
+static void test_default(struct mount *m, gconstpointer data)
 {
-	run_fsx(NULL);
+	run_fsx(m, NULL);
 }
 
-static void test_one_map(void)
+static void test_one_map(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "max_maps=1", NULL };
 
-	run_fsx(extra);
+	run_fsx(m, extra);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/fsx/default", test_default);
-	g_test_add_func("/fsx/max-maps-1", test_one_map);
+	MOUNT_TEST("/fsx/default", test_default, NULL);
+	MOUNT_TEST("/fsx/max-maps-1", test_one_map, NULL);
 	return g_test_run();
 }

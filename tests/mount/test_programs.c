@@ -34,26 +34,23 @@ static char *run_script(struct mount *m, const char *dir, const char *script)
 }
 
 /*
- * Mounts a fresh mirror, runs script in the mount (or in the test's private
+ * Mounts the test's mirror, runs script in the mount (or in the test's private
  * directory, beside src/ and mnt/, when in_root), checks the daemon exits
  * cleanly, and returns the script's stdout.
  */
-static char *script_on_mount(const char *name, bool in_root, const char *script)
+static char *script_on_mount(struct mount *m, bool in_root, const char *script)
 {
-	struct mount m;
 	char *out;
 
-	mount_prepare(&m, name);
-	mount_start(&m, NULL);
-	out = run_script(&m, in_root ? m.root : m.mnt, script);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	mount_start(m, NULL);
+	out = run_script(m, in_root ? m->root : m->mnt, script);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	return out;
 }
 
-static void test_git(void)
+static void test_git(struct mount *m, gconstpointer data)
 {
-	g_autofree char *out = script_on_mount("git", false,
+	g_autofree char *out = script_on_mount(m, false,
 		"git init -q repo && cd repo\n"
 		"git config user.name t && git config user.email t@example.invalid\n"
 		"i=0; while [ $i -lt 200 ]; do mkdir -p d$((i % 7)); "
@@ -72,9 +69,9 @@ static void test_git(void)
 	g_assert_true(g_str_has_prefix(out, "0\n2\n"));
 }
 
-static void test_tar(void)
+static void test_tar(struct mount *m, gconstpointer data)
 {
-	g_autofree char *out = script_on_mount("tar", true,
+	g_autofree char *out = script_on_mount(m, true,
 		/* A tree with files, holes, links, a fifo and odd names. */
 		"mkdir -p $SRC/t/a/b $SRC/t/'sp ace' && cd $SRC/t\n"
 		"i=0; while [ $i -lt 100 ]; do head -c $((i * 997)) /dev/urandom > a/f$i; i=$((i + 1)); done\n"
@@ -96,9 +93,9 @@ static void test_tar(void)
 	g_assert_true(g_str_has_suffix(out, "same\n"));
 }
 
-static void test_sqlite(void)
+static void test_sqlite(struct mount *m, gconstpointer data)
 {
-	g_autofree char *out = script_on_mount("sqlite", false,
+	g_autofree char *out = script_on_mount(m, false,
 		"for mode in delete wal; do\n"
 		"  sqlite3 db-$mode \"PRAGMA journal_mode=$mode;\" >/dev/null\n"
 		"  sqlite3 db-$mode 'CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT);'\n"
@@ -113,9 +110,9 @@ static void test_sqlite(void)
 	g_assert_cmpstr(out, ==, "ok\n6667\nok\n6667\n");
 }
 
-static void test_dd_direct(void)
+static void test_dd_direct(struct mount *m, gconstpointer data)
 {
-	g_autofree char *out = script_on_mount("dd", true,
+	g_autofree char *out = script_on_mount(m, true,
 		"head -c 8M /dev/urandom > data\n"
 		"dd if=data of=$MNT/direct bs=4k oflag=direct status=none\n"
 		"dd if=$MNT/direct of=back bs=4k iflag=direct status=none\n"
@@ -128,9 +125,9 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/programs/git", test_git);
-	g_test_add_func("/programs/tar", test_tar);
-	g_test_add_func("/programs/sqlite3", test_sqlite);
-	g_test_add_func("/programs/dd-direct", test_dd_direct);
+	MOUNT_TEST("/programs/git", test_git, NULL);
+	MOUNT_TEST("/programs/tar", test_tar, NULL);
+	MOUNT_TEST("/programs/sqlite3", test_sqlite, NULL);
+	MOUNT_TEST("/programs/dd-direct", test_dd_direct, NULL);
 	return g_test_run();
 }

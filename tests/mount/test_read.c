@@ -29,22 +29,19 @@ static void assert_same_bytes(const char *a, const char *b, size_t chunk)
 }
 
 /* Every size, read whole in several chunk sizes, and with pread at odd offsets. */
-static void check_sizes(const char *const *extra)
+static void check_sizes(struct mount *m, const char *const *extra)
 {
-	struct mount m;
-
-	mount_prepare(&m, "sizes");
 	for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
 		g_autofree char *name = g_strdup_printf("f%zu", sizes[i]);
-		g_autofree char *p = src_path(&m, name);
+		g_autofree char *p = src_path(m, name);
 
 		write_random_file(p, sizes[i], (guint32)i + 1);
 	}
-	mount_start(&m, extra);
+	mount_start(m, extra);
 	for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
 		g_autofree char *name = g_strdup_printf("f%zu", sizes[i]);
-		g_autofree char *s = src_path(&m, name);
-		g_autofree char *t = mnt_path(&m, name);
+		g_autofree char *s = src_path(m, name);
+		g_autofree char *t = mnt_path(m, name);
 		static const size_t chunks[] = { 1 << 20, 4096, 4097, 100 };
 		g_autofree char *want = g_malloc(9000), *got = g_malloc(9000);
 		int fs = open(s, O_RDONLY), ft = open(t, O_RDONLY);
@@ -63,50 +60,47 @@ static void check_sizes(const char *const *extra)
 		close(fs);
 		close(ft);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-static void test_sizes_mapped(void)
+static void test_sizes_mapped(struct mount *m, gconstpointer data)
 {
-	check_sizes(NULL);
+	check_sizes(m, NULL);
 }
 
-static void test_sizes_pread(void)
+static void test_sizes_pread(struct mount *m, gconstpointer data)
 {
 	/* max_mapped below every non-empty file: nothing can be mapped. */
 	const char *extra[] = { "-o", "max_mapped=1", NULL };
 
-	check_sizes(extra);
+	check_sizes(m, extra);
 }
 
 /* Read-only: with cache=watched, files are read without opens (fh 0). */
-static void test_sizes_ro_mapped(void)
+static void test_sizes_ro_mapped(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "ro", NULL };
 
-	check_sizes(extra);
+	check_sizes(m, extra);
 }
 
-static void test_sizes_ro_pread(void)
+static void test_sizes_ro_pread(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "ro,max_mapped=1", NULL };
 
-	check_sizes(extra);
+	check_sizes(m, extra);
 }
 
 /* A sparse file past 4 GiB, read around the 4 GiB boundary. */
-static void check_sparse(const char *const *extra)
+static void check_sparse(struct mount *m, const char *const *extra)
 {
 	const off_t four_g = (off_t)4 << 30;
 	static const off_t marks[] = { -8192, -4097, -4096, -1, 0, 1, 4095, 4096, 65536 };
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL;
 	char want[12288], got[12288];
 	int fd;
 
-	mount_prepare(&m, "sparse");
-	s = src_path(&m, "sparse");
+	s = src_path(m, "sparse");
 	fd = open(s, O_RDWR | O_CREAT, 0644);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(ftruncate(fd, four_g + (1 << 20)), ==, 0);
@@ -118,8 +112,8 @@ static void check_sparse(const char *const *extra)
 		g_assert_cmpint(pwrite(fd, tag, n, four_g + marks[i]), ==, n);
 	}
 	close(fd);
-	mount_start(&m, extra);
-	t = mnt_path(&m, "sparse");
+	mount_start(m, extra);
+	t = mnt_path(m, "sparse");
 	{
 		int fs = open(s, O_RDONLY), ft = open(t, O_RDONLY);
 		struct stat a, b;
@@ -141,20 +135,19 @@ static void check_sparse(const char *const *extra)
 		close(fs);
 		close(ft);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-static void test_sparse_mapped(void)
+static void test_sparse_mapped(struct mount *m, gconstpointer data)
 {
-	check_sparse(NULL);
+	check_sparse(m, NULL);
 }
 
-static void test_sparse_pread(void)
+static void test_sparse_pread(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "max_mapped=1G", NULL };
 
-	check_sparse(extra);
+	check_sparse(m, extra);
 }
 
 /* Builds a small tree with every kind of entry. */
@@ -269,24 +262,22 @@ static void compare_trees(const char *s, const char *t)
 	}
 }
 
-static void test_tree(void)
+static void test_tree(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "timeout=0", NULL };
-	struct mount m;
 	g_autofree char *hl = NULL, *hl2 = NULL, *orig = NULL, *link = NULL;
 	struct stat a, b, c;
 	char buf[64];
 	ssize_t n;
 
-	mount_prepare(&m, "tree");
-	make_tree(&m);
-	mount_start(&m, extra);
-	compare_trees(m.src, m.mnt);
+	make_tree(m);
+	mount_start(m, extra);
+	compare_trees(m->src, m->mnt);
 
 	/* Hard links are one inode under every name. */
-	orig = mnt_path(&m, "d/file00");
-	hl = mnt_path(&m, "hardlink");
-	hl2 = mnt_path(&m, "d/e/f/hardlink2");
+	orig = mnt_path(m, "d/file00");
+	hl = mnt_path(m, "hardlink");
+	hl2 = mnt_path(m, "d/e/f/hardlink2");
 	g_assert_cmpint(stat(orig, &a), ==, 0);
 	g_assert_cmpint(stat(hl, &b), ==, 0);
 	g_assert_cmpint(stat(hl2, &c), ==, 0);
@@ -305,45 +296,42 @@ static void test_tree(void)
 	}
 	g_assert_cmpint(stat(hl2, &c), ==, 0);
 	g_assert_cmpuint(a.st_ino, ==, c.st_ino);
-	compare_trees(m.src, m.mnt);
+	compare_trees(m->src, m->mnt);
 
 	/* Symlinks are read, and followed by the client, not the daemon. */
-	link = mnt_path(&m, "rel-link");
+	link = mnt_path(m, "rel-link");
 	n = readlink(link, buf, sizeof(buf));
 	g_assert_cmpint(n, ==, strlen("d/e/file01"));
 	{
-		g_autofree char *target = mnt_path(&m, "d/e/file01");
+		g_autofree char *target = mnt_path(m, "d/e/file01");
 
 		assert_same_bytes(link, target, 4096);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-static void test_errors_and_attrs(void)
+static void test_errors_and_attrs(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *f = NULL, *t = NULL, *missing = NULL, *notdir = NULL;
 	struct statvfs a, b;
 	char val[64];
 	ssize_t n;
 	int fd;
 
-	mount_prepare(&m, "errors");
-	f = src_path(&m, "file");
+	f = src_path(m, "file");
 	write_random_file(f, 100, 9);
 	g_assert_cmpint(setxattr(f, "user.colour", "blue", 4, 0), ==, 0);
 	{
 		/* A symlink's own xattrs, never its target's. */
-		g_autofree char *l = src_path(&m, "link");
+		g_autofree char *l = src_path(m, "link");
 
 		g_assert_cmpint(symlink("file", l), ==, 0);
 		g_assert_cmpint(lsetxattr(l, "trusted.own", "link", 4, 0), ==, 0);
 	}
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "file");
-	missing = mnt_path(&m, "missing");
-	notdir = mnt_path(&m, "file/below");
+	mount_start(m, NULL);
+	t = mnt_path(m, "file");
+	missing = mnt_path(m, "missing");
+	notdir = mnt_path(m, "file/below");
 
 	errno = 0;
 	g_assert_cmpint(open(missing, O_RDONLY), ==, -1);
@@ -361,7 +349,7 @@ static void test_errors_and_attrs(void)
 	n = listxattr(t, val, sizeof(val));
 	g_assert_cmpmem(val, n, "user.colour", sizeof("user.colour"));
 	{
-		g_autofree char *l = mnt_path(&m, "link");
+		g_autofree char *l = mnt_path(m, "link");
 
 		n = lgetxattr(l, "trusted.own", val, sizeof(val));
 		g_assert_cmpmem(val, n, "link", 4);
@@ -373,8 +361,8 @@ static void test_errors_and_attrs(void)
 	g_assert_cmpint(access(t, R_OK), ==, 0);
 	g_assert_cmpint(access(t, X_OK), ==, -1);
 
-	g_assert_cmpint(statvfs(m.src, &a), ==, 0);
-	g_assert_cmpint(statvfs(m.mnt, &b), ==, 0);
+	g_assert_cmpint(statvfs(m->src, &a), ==, 0);
+	g_assert_cmpint(statvfs(m->mnt, &b), ==, 0);
 	g_assert_cmpuint(a.f_blocks, ==, b.f_blocks);
 	g_assert_cmpuint(a.f_bsize, ==, b.f_bsize);
 	g_assert_cmpuint(a.f_files, ==, b.f_files);
@@ -402,21 +390,18 @@ static void test_errors_and_attrs(void)
 		g_assert_cmpint(st.st_size, ==, 104);
 		assert_same_bytes(f, t, 4096);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* The kernel keeps a file's pages across opens only while it is unchanged. */
-static void test_outside_change_between_opens(void)
+static void test_outside_change_between_opens(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL;
 
-	mount_prepare(&m, "reopen");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, 200000, 1);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
 	for (guint32 round = 2; round < 12; round++) {
 		g_autoptr(GBytes) a = NULL, b = NULL, c = NULL;
 		struct timespec ts[2] = { { 0, UTIME_OMIT },
@@ -434,15 +419,14 @@ static void test_outside_change_between_opens(void)
 		c = read_whole(t, 4096);
 		g_assert_true(g_bytes_equal(a, c));
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /*
  * More files known at once than the daemon may open descriptors: files are
  * reached by handle, so a walk over all of them sees every one.
  */
-static void test_walk_beyond_fd_limit(void)
+static void test_walk_beyond_fd_limit(struct mount *m, gconstpointer data)
 {
 	if (backing_is_fuse()) {
 		g_test_skip("bindfs backing: no file handles on FUSE, so every "
@@ -450,25 +434,23 @@ static void test_walk_beyond_fd_limit(void)
 		return;
 	}
 	const int nfiles = 3000;
-	struct mount m;
 	g_autofree char *d = NULL;
 	GHashTable *inos = g_hash_table_new(g_int64_hash, g_int64_equal);
 	gint64 *keys = g_new(gint64, nfiles);
 
-	mount_prepare(&m, "walk");
-	d = src_path(&m, "d");
+	d = src_path(m, "d");
 	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
 	for (int i = 0; i < nfiles; i++) {
 		g_autofree char *p = g_strdup_printf("%s/f%05d", d, i);
 
 		write_random_file(p, i % 10, i);
 	}
-	m.nofile = 1000;
-	mount_start(&m, NULL);
+	m->nofile = 1000;
+	mount_start(m, NULL);
 	for (int i = 0; i < nfiles; i++) {
 		g_autofree char *rel = g_strdup_printf("d/f%05d", i);
-		g_autofree char *t = mnt_path(&m, rel);
-		g_autofree char *s = src_path(&m, rel);
+		g_autofree char *t = mnt_path(m, rel);
+		g_autofree char *s = src_path(m, rel);
 		struct stat a, b;
 
 		g_assert_cmpint(lstat(t, &a), ==, 0);
@@ -482,8 +464,8 @@ static void test_walk_beyond_fd_limit(void)
 	/* And every file can still be read, all of them known at once. */
 	for (int i = 0; i < nfiles; i += 7) {
 		g_autofree char *rel = g_strdup_printf("d/f%05d", i);
-		g_autofree char *t = mnt_path(&m, rel);
-		g_autofree char *s = src_path(&m, rel);
+		g_autofree char *t = mnt_path(m, rel);
+		g_autofree char *s = src_path(m, rel);
 		g_autoptr(GBytes) a = read_whole(t, 4096);
 		g_autoptr(GBytes) b = read_whole(s, 4096);
 
@@ -491,18 +473,16 @@ static void test_walk_beyond_fd_limit(void)
 	}
 	g_hash_table_unref(inos);
 	g_free(keys);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /*
  * A file deleted outside while the kernel still knows it, and its inode
  * number given to a new file: the new name must not reach the old node.
  */
-static void test_inode_number_reuse(void)
+static void test_inode_number_reuse(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "timeout=0", NULL };
-	struct mount m;
 	g_autofree char *a = NULL, *ta = NULL;
 	struct stat st, nst;
 	int tries;
@@ -514,21 +494,20 @@ static void test_inode_number_reuse(void)
 			    "kernel forgets it; see README, backing filesystems)");
 		return;
 	}
-	mount_prepare(&m, "reuse");
-	a = src_path(&m, "old");
+	a = src_path(m, "old");
 	write_random_file(a, 100, 1);
-	mount_start(&m, extra);
-	ta = mnt_path(&m, "old");
+	mount_start(m, extra);
+	ta = mnt_path(m, "old");
 	g_assert_cmpint(stat(ta, &st), ==, 0);     /* the kernel knows it now */
 	g_assert_cmpint(unlink(a), ==, 0);
 	for (tries = 0; tries < 200; tries++) {
-		g_autofree char *n = g_strdup_printf("%s/new%d", m.src, tries);
+		g_autofree char *n = g_strdup_printf("%s/new%d", m->src, tries);
 
 		write_random_file(n, 5000, 2);
 		g_assert_cmpint(stat(n, &nst), ==, 0);
 		if (nst.st_ino == st.st_ino) {
 			g_autofree char *rel = g_strdup_printf("new%d", tries);
-			g_autofree char *tn = mnt_path(&m, rel);
+			g_autofree char *tn = mnt_path(m, rel);
 			g_autoptr(GBytes) x = read_whole(n, 4096);
 			g_autoptr(GBytes) y = read_whole(tn, 4096);
 			struct stat mst;
@@ -539,8 +518,7 @@ static void test_inode_number_reuse(void)
 			break;
 		}
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	if (tries == 200)
 		g_test_skip("the backing filesystem did not reuse the inode number");
 }
@@ -549,16 +527,16 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/read/sizes-mapped", test_sizes_mapped);
-	g_test_add_func("/read/sizes-pread", test_sizes_pread);
-	g_test_add_func("/read/sizes-ro-mapped", test_sizes_ro_mapped);
-	g_test_add_func("/read/sizes-ro-pread", test_sizes_ro_pread);
-	g_test_add_func("/read/sparse-4g-mapped", test_sparse_mapped);
-	g_test_add_func("/read/sparse-4g-pread", test_sparse_pread);
-	g_test_add_func("/read/tree", test_tree);
-	g_test_add_func("/read/errors-and-attrs", test_errors_and_attrs);
-	g_test_add_func("/read/outside-change-between-opens", test_outside_change_between_opens);
-	g_test_add_func("/read/walk-beyond-fd-limit", test_walk_beyond_fd_limit);
-	g_test_add_func("/read/inode-number-reuse", test_inode_number_reuse);
+	MOUNT_TEST("/read/sizes-mapped", test_sizes_mapped, NULL);
+	MOUNT_TEST("/read/sizes-pread", test_sizes_pread, NULL);
+	MOUNT_TEST("/read/sizes-ro-mapped", test_sizes_ro_mapped, NULL);
+	MOUNT_TEST("/read/sizes-ro-pread", test_sizes_ro_pread, NULL);
+	MOUNT_TEST("/read/sparse-4g-mapped", test_sparse_mapped, NULL);
+	MOUNT_TEST("/read/sparse-4g-pread", test_sparse_pread, NULL);
+	MOUNT_TEST("/read/tree", test_tree, NULL);
+	MOUNT_TEST("/read/errors-and-attrs", test_errors_and_attrs, NULL);
+	MOUNT_TEST("/read/outside-change-between-opens", test_outside_change_between_opens, NULL);
+	MOUNT_TEST("/read/walk-beyond-fd-limit", test_walk_beyond_fd_limit, NULL);
+	MOUNT_TEST("/read/inode-number-reuse", test_inode_number_reuse, NULL);
 	return g_test_run();
 }

@@ -18,18 +18,16 @@
 
 #include "harness.h"
 
-static void test_write_then_read(void)
+static void test_write_then_read(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL;
 	char buf[16];
 	int r, w;
 
-	mount_prepare(&m, "rw-coherent");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, 1 << 20, 1);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
 	r = open(t, O_RDONLY);
 	w = open(t, O_WRONLY);
 	g_assert_cmpint(r, >=, 0);
@@ -57,9 +55,8 @@ static void test_write_then_read(void)
 	g_assert_cmpint(pread(r, buf, sizeof(buf), 500000), ==, 0);
 	close(r);
 	close(w);
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* Readers loop while the file is truncated and refilled through the mount. */
@@ -88,21 +85,19 @@ static gpointer shrink_reader(gpointer data)
 	return NULL;
 }
 
-static void test_shrink_while_reading(void)
+static void test_shrink_while_reading(struct mount *m, gconstpointer data)
 {
-	struct mount m;
-	struct shrink sh = { .m = &m };
+	struct shrink sh = { .m = m };
 	g_autofree char *s = NULL, *t = NULL;
-	g_autofree char *data = g_malloc(1 << 20);
+	g_autofree char *bytes = g_malloc(1 << 20);
 	GThread *readers[2];
 	int w;
 
-	mount_prepare(&m, "rw-shrink");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, 1 << 20, 2);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
-	memset(data, 'x', 1 << 20);
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
+	memset(bytes, 'x', 1 << 20);
 	w = open(t, O_WRONLY);
 	g_assert_cmpint(w, >=, 0);
 	for (int i = 0; i < 2; i++)
@@ -111,16 +106,15 @@ static void test_shrink_while_reading(void)
 		size_t len = (size_t)(i * 7919) % (1 << 20);
 
 		g_assert_cmpint(ftruncate(w, len / 3), ==, 0);
-		g_assert_cmpint(pwrite(w, data, len, 0), ==, (ssize_t)len);
+		g_assert_cmpint(pwrite(w, bytes, len, 0), ==, (ssize_t)len);
 	}
 	g_atomic_int_set(&sh.stop, 1);
 	for (int i = 0; i < 2; i++)
 		g_thread_join(readers[i]);
 	close(w);
 	g_test_message("%d reads", sh.reads);
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 static guint64 free_bytes(const char *path)
@@ -142,28 +136,26 @@ static bool wait_free(const char *path, guint64 want)
 	return false;
 }
 
-static void test_unlink_frees_space(void)
+static void test_unlink_frees_space(struct mount *m, gconstpointer data)
 {
 	const size_t size = 40 << 20;
-	struct mount m;
 	g_autofree char *t = NULL;
 	g_autoptr(GBytes) b = NULL;
 	guint64 empty;
 	int fd;
 
-	mount_prepare(&m, "rw-unlink");
-	mount_src_tmpfs(&m, "64m");
-	empty = free_bytes(m.src);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "big");
+	mount_src_tmpfs(m, "64m");
+	empty = free_bytes(m->src);
+	mount_start(m, NULL);
+	t = mnt_path(m, "big");
 
 	/* Written and read (so mapped) through the mount, then unlinked. */
 	write_random_file(t, size, 3);
 	b = read_whole(t, 1 << 20);
 	g_assert_cmpuint(g_bytes_get_size(b), ==, size);
-	g_assert_cmpuint(free_bytes(m.src), <=, empty - size);
+	g_assert_cmpuint(free_bytes(m->src), <=, empty - size);
 	g_assert_cmpint(unlink(t), ==, 0);
-	g_assert_true(wait_free(m.src, empty - (1 << 20)));
+	g_assert_true(wait_free(m->src, empty - (1 << 20)));
 
 	/* Held open across the unlink: freed once closed. */
 	write_random_file(t, size, 4);
@@ -172,38 +164,35 @@ static void test_unlink_frees_space(void)
 	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, size - 16), ==, 16);
 	g_assert_cmpint(unlink(t), ==, 0);
 	g_usleep(200000);
-	g_assert_cmpuint(free_bytes(m.src), <=, empty - size);
+	g_assert_cmpuint(free_bytes(m->src), <=, empty - size);
 	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, 1000), ==, 16);
 	close(fd);
-	g_assert_true(wait_free(m.src, empty - (1 << 20)));
+	g_assert_true(wait_free(m->src, empty - (1 << 20)));
 
 	/* Replaced by a rename over it. */
 	write_random_file(t, size, 5);
 	g_bytes_unref(read_whole(t, 1 << 20));
 	{
-		g_autofree char *small = mnt_path(&m, "small");
+		g_autofree char *small = mnt_path(m, "small");
 
 		write_random_file(small, 10, 6);
 		g_assert_cmpint(rename(small, t), ==, 0);
 	}
-	g_assert_true(wait_free(m.src, empty - (1 << 20)));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(wait_free(m->src, empty - (1 << 20)));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-static void test_client_mmap(void)
+static void test_client_mmap(struct mount *m, gconstpointer data)
 {
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL;
 	char buf[16];
 	char *p;
 	int fd;
 
-	mount_prepare(&m, "rw-mmap");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, 3 * 4096, 7);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
 	fd = open(t, O_RDWR);
 	g_assert_cmpint(fd, >=, 0);
 	p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -225,8 +214,7 @@ static void test_client_mmap(void)
 	g_assert_cmpmem(p + 9000, 9, "via write", 9);
 	munmap(p, 3 * 4096);
 	close(fd);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 static void assert_same_attrs(const struct mount *m, const char *rel)
@@ -244,10 +232,9 @@ static void assert_same_attrs(const struct mount *m, const char *rel)
 
 /* After link and rename, every name shows the new nlink and ctime at once
  * (the default 1 s attribute timeout must not hide them). */
-static void test_link_rename_attrs(void)
+static void test_link_rename_attrs(struct mount *m, gconstpointer data)
 {
 	static const char *const names[] = { "a", "d/b", "c" };
-	struct mount m;
 	g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 
 	if (backing_is_fuse()) {
@@ -256,36 +243,34 @@ static void test_link_rename_attrs(void)
 			    "reached by (see README, backing filesystems)");
 		return;
 	}
-	mount_prepare(&m, "rw-attrs");
-	a = src_path(&m, "a");
+	a = src_path(m, "a");
 	write_random_file(a, 100, 9);
-	d = src_path(&m, "d");
+	d = src_path(m, "d");
 	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
-	mount_start(&m, NULL);
+	mount_start(m, NULL);
 	g_free(a);
-	a = mnt_path(&m, "a");
-	b = mnt_path(&m, "d/b");
-	c = mnt_path(&m, "c");
-	e = mnt_path(&m, "e");
+	a = mnt_path(m, "a");
+	b = mnt_path(m, "d/b");
+	c = mnt_path(m, "c");
+	e = mnt_path(m, "e");
 	g_assert_cmpint(access(a, R_OK), ==, 0);    /* attributes now cached */
 	g_usleep(20000);
 	g_assert_cmpint(link(a, b), ==, 0);
-	assert_same_attrs(&m, "a");
-	assert_same_attrs(&m, "d/b");
+	assert_same_attrs(m, "a");
+	assert_same_attrs(m, "d/b");
 	g_usleep(20000);
 	g_assert_cmpint(link(b, c), ==, 0);
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-		assert_same_attrs(&m, names[i]);
+		assert_same_attrs(m, names[i]);
 	g_usleep(20000);
 	g_assert_cmpint(rename(c, e), ==, 0);
-	assert_same_attrs(&m, "a");
-	assert_same_attrs(&m, "e");
+	assert_same_attrs(m, "a");
+	assert_same_attrs(m, "e");
 	g_usleep(20000);
 	g_assert_cmpint(unlink(a), ==, 0);
-	assert_same_attrs(&m, "d/b");
-	assert_same_attrs(&m, "e");
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	assert_same_attrs(m, "d/b");
+	assert_same_attrs(m, "e");
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /*
@@ -293,20 +278,18 @@ static void test_link_rename_attrs(void)
  * what the kernel then answers by itself must be the file's bytes, also
  * after writes through the mount and outside changes between opens.
  */
-static void test_random_reads_pushed(void)
+static void test_random_reads_pushed(struct mount *m, gconstpointer data)
 {
 	const size_t size = 8 << 20;
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL, *log = NULL;
 	g_autofree char *want = g_malloc(4096), *got = g_malloc(4096);
 	GRand *rand = g_rand_new_with_seed(11);
 	int r, w, b;
 
-	mount_prepare(&m, "rw-push");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, size, 10);
-	mount_start(&m, NULL);
-	t = mnt_path(&m, "f");
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
 	r = open(t, O_RDONLY);
 	b = open(s, O_RDONLY);
 	g_assert_cmpint(r, >=, 0);
@@ -344,28 +327,25 @@ static void test_random_reads_pushed(void)
 	close(r);
 	close(b);
 	g_rand_free(rand);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	/* The test did go through the pusher. */
-	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_assert_null(strstr(log, "pushed 0 windows"));
 	g_assert_nonnull(strstr(log, "pushed "));
-	mount_cleanup(&m);
 }
 
-static void test_read_only(void)
+static void test_read_only(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "ro", NULL };
-	struct mount m;
 	g_autofree char *s = NULL, *t = NULL, *n = NULL, *d = NULL;
 	g_autoptr(GBytes) a = NULL, b = NULL;
 
-	mount_prepare(&m, "ro");
-	s = src_path(&m, "f");
+	s = src_path(m, "f");
 	write_random_file(s, 5000, 8);
-	mount_start(&m, extra);
-	t = mnt_path(&m, "f");
-	n = mnt_path(&m, "new");
-	d = mnt_path(&m, "dir");
+	mount_start(m, extra);
+	t = mnt_path(m, "f");
+	n = mnt_path(m, "new");
+	d = mnt_path(m, "dir");
 	a = read_whole(s, 4096);
 	b = read_whole(t, 4096);
 	g_assert_true(g_bytes_equal(a, b));
@@ -382,20 +362,19 @@ static void test_read_only(void)
 	EXPECT_EROFS(symlink("f", n));
 	EXPECT_EROFS(link(t, n));
 #undef EXPECT_EROFS
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/rw/write-then-read-mapped", test_write_then_read);
-	g_test_add_func("/rw/shrink-while-reading", test_shrink_while_reading);
-	g_test_add_func("/rw/unlink-frees-space", test_unlink_frees_space);
-	g_test_add_func("/rw/client-mmap-shared", test_client_mmap);
-	g_test_add_func("/rw/link-rename-attrs-at-once", test_link_rename_attrs);
-	g_test_add_func("/rw/random-reads-pushed", test_random_reads_pushed);
-	g_test_add_func("/rw/read-only-mount", test_read_only);
+	MOUNT_TEST("/rw/write-then-read-mapped", test_write_then_read, NULL);
+	MOUNT_TEST("/rw/shrink-while-reading", test_shrink_while_reading, NULL);
+	MOUNT_TEST("/rw/unlink-frees-space", test_unlink_frees_space, NULL);
+	MOUNT_TEST("/rw/client-mmap-shared", test_client_mmap, NULL);
+	MOUNT_TEST("/rw/link-rename-attrs-at-once", test_link_rename_attrs, NULL);
+	MOUNT_TEST("/rw/random-reads-pushed", test_random_reads_pushed, NULL);
+	MOUNT_TEST("/rw/read-only-mount", test_read_only, NULL);
 	return g_test_run();
 }

@@ -43,28 +43,26 @@ static gpointer checksum_reader(gpointer data)
 	return NULL;
 }
 
-static void test_max_maps_one(void)
+static void test_max_maps_one(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "max_maps=1", NULL };
-	struct mount m;
 	char *sums[NFILES];
 	struct reader r[NREADERS];
 	GThread *t[NREADERS];
 	int mismatches = 0;
 
-	mount_prepare(&m, "maxmaps1");
 	for (int i = 0; i < NFILES; i++) {
 		g_autofree char *name = g_strdup_printf("f%03d", i);
-		g_autofree char *p = src_path(&m, name);
+		g_autofree char *p = src_path(m, name);
 		g_autoptr(GBytes) b = NULL;
 
 		write_random_file(p, 1 + (size_t)i * 1531 % 70000, 500 + i);
 		b = read_whole(p, 65536);
 		sums[i] = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, b);
 	}
-	mount_start(&m, extra);
+	mount_start(m, extra);
 	for (int i = 0; i < NREADERS; i++) {
-		r[i] = (struct reader){ .m = &m, .id = i + 1, .checksums = sums,
+		r[i] = (struct reader){ .m = m, .id = i + 1, .checksums = sums,
 					.rounds = 400 };
 		t[i] = g_thread_new("reader", checksum_reader, &r[i]);
 	}
@@ -72,12 +70,11 @@ static void test_max_maps_one(void)
 		g_thread_join(t[i]);
 		mismatches += r[i].mismatches;
 	}
-	g_assert_true(mount_daemon_alive(&m));
+	g_assert_true(mount_daemon_alive(m));
 	g_assert_cmpint(mismatches, ==, 0);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	for (int i = 0; i < NFILES; i++)
 		g_free(sums[i]);
-	mount_cleanup(&m);
 }
 
 /*
@@ -192,17 +189,15 @@ static gpointer race_reader(gpointer data)
  * zero-filled tails are allowed; mapped: reads come from mappings, so the
  * race must have reached one as it shrank (the log says so).
  */
-static void check_truncate_race(const char *const *extra, bool strict, bool mapped)
+static void check_truncate_race(struct mount *m, const char *const *extra, bool strict, bool mapped)
 {
-	struct mount m;
-	struct race r = { .m = &m, .strict = strict };
+	struct race r = { .m = m, .strict = strict };
 	GThread *w, *readers[4];
 	g_autofree char *p = NULL;
 
-	mount_prepare(&m, "truncrace");
-	p = src_path(&m, "racy");
+	p = src_path(m, "racy");
 	write_random_file(p, 0, 1);
-	mount_start(&m, extra);
+	mount_start(m, extra);
 	w = g_thread_new("writer", race_writer, &r);
 	for (int i = 0; i < 4; i++)
 		readers[i] = g_thread_new("reader", race_reader, &r);
@@ -213,57 +208,56 @@ static void check_truncate_race(const char *const *extra, bool strict, bool mapp
 		g_thread_join(readers[i]);
 
 	g_test_message("%d reads, %d with foreign bytes, %d EIO", r.reads, r.bad, r.eio);
-	g_assert_true(mount_daemon_alive(&m));
+	g_assert_true(mount_daemon_alive(m));
 	g_assert_cmpint(r.bad, ==, 0);
 	g_assert_cmpint(r.reads, >, 100);
 	/* EIO only for replies in flight when the first shrink is seen: the
 	 * file is read with pread from then on. */
 	g_assert_cmpint(r.eio, <=, 4);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 	if (mapped) {
 		/* The race did reach the mapping as it shrank. */
 		g_autofree char *log = NULL;
 
-		g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+		g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 		g_assert_nonnull(strstr(log, "shrank under its mapping"));
 	} else {
 		g_assert_cmpint(r.eio, ==, 0);
 	}
-	mount_cleanup(&m);
 }
 
-static void test_truncate_race_no_cache(void)
+static void test_truncate_race_no_cache(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "cache=none", NULL };
 
 	/* cache=none reads with pread: exact, and never EIO. */
-	check_truncate_race(extra, true, false);
+	check_truncate_race(m, extra, true, false);
 }
 
-static void test_truncate_race_one_map(void)
+static void test_truncate_race_one_map(struct mount *m, gconstpointer data)
 {
 	/* Mapped, with every mapping but one evicted as readers race. */
 	const char *extra[] = { "-o", "timeout=0,max_maps=1", NULL };
 
-	check_truncate_race(extra, false, true);
+	check_truncate_race(m, extra, false, true);
 }
 
-static void test_truncate_race_page_cache(void)
+static void test_truncate_race_page_cache(struct mount *m, gconstpointer data)
 {
 	/* timeout=0: every open sees the new size, so reads reach the
 	 * mapping's end and past it, where the SIGBUS is. */
 	const char *extra[] = { "-o", "timeout=0", NULL };
 
-	check_truncate_race(extra, false, true);
+	check_truncate_race(m, extra, false, true);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
-	g_test_add_func("/stress/max-maps-1-eight-readers", test_max_maps_one);
-	g_test_add_func("/stress/truncate-refill-race-cache-none", test_truncate_race_no_cache);
-	g_test_add_func("/stress/truncate-refill-race-page-cache-max-maps-1", test_truncate_race_one_map);
-	g_test_add_func("/stress/truncate-refill-race-page-cache", test_truncate_race_page_cache);
+	MOUNT_TEST("/stress/max-maps-1-eight-readers", test_max_maps_one, NULL);
+	MOUNT_TEST("/stress/truncate-refill-race-cache-none", test_truncate_race_no_cache, NULL);
+	MOUNT_TEST("/stress/truncate-refill-race-page-cache-max-maps-1", test_truncate_race_one_map, NULL);
+	MOUNT_TEST("/stress/truncate-refill-race-page-cache", test_truncate_race_page_cache, NULL);
 	return g_test_run();
 }

@@ -270,82 +270,74 @@ struct mode {
 };
 
 /* Mounts with args over a source holding the directory d/ the ops use. */
-static void mount_with_dir(struct mount *m, const char *name,
-			   const char *const *args)
+static void mount_with_dir(struct mount *m, const char *const *args)
 {
 	g_autofree char *d = NULL;
 
-	mount_prepare(m, name);
 	d = src_path(m, "d");
 	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
 	mount_start(m, args);
 }
 
 /* Each operation visible within the mode's bound (three tries). */
-static void test_mode(gconstpointer data)
+static void test_mode(struct mount *m, gconstpointer data)
 {
 	const struct mode *mode = data;
-	struct mount m;
 
-	mount_with_dir(&m, mode->name, mode->args);
+	mount_with_dir(m, mode->args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
 		double took = -1;
 		gboolean first = FALSE, ok = FALSE;
 
 		for (unsigned round = 0; round < 3 && !ok; round++) {
-			took = run_op(&m, &ops[i], round, mode->bound + 5, &first);
+			took = run_op(m, &ops[i], round, mode->bound + 5, &first);
 			ok = mode->bound == 0 ? first : took >= 0 && took <= mode->bound;
 		}
 		g_test_message("%s: %s visible after %.1f ms (bound %.0f ms)",
 			       mode->name, ops[i].name, took * 1000, mode->bound * 1000);
 		if (!ok) {
-			g_autofree char *state = mount_daemon_state(&m);
+			g_autofree char *state = mount_daemon_state(m);
 
 			g_test_message("daemon: %s", state);
 		}
 		g_assert_true(ok);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* Without a watcher and with a long timeout, the changes stay unseen. */
-static void test_control(void)
+static void test_control(struct mount *m, gconstpointer data)
 {
 	static const char *const args[] = { "-o", "cache=timeout,timeout=60", NULL };
-	struct mount m;
 
-	mount_with_dir(&m, "control", args);
+	mount_with_dir(m, args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
 		gboolean first;
 		double took;
 
 		if (!ops[i].cached)
 			continue;
-		took = run_op(&m, &ops[i], 0, 0.3, &first);
+		took = run_op(m, &ops[i], 0, 0.3, &first);
 		g_test_message("control: %s %s after 300 ms", ops[i].name,
 			       took < 0 ? "still unseen" : "seen");
 		g_assert_cmpfloat(took, <, 0);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /* Changes made through the mount: fanotify skips them all as our own. */
-static void test_own_changes(void)
+static void test_own_changes(struct mount *m, gconstpointer data)
 {
 	static const char *const args[] = { "-o", "cache=watched,watcher=fanotify", NULL };
 	g_autofree char *log = NULL, *f = NULL, *g = NULL, *sub = NULL;
 	g_autofree char *counts = NULL;
 	guint64 handled = G_MAXUINT64, own = 0;
 	const char *line;
-	struct mount m;
 
-	mount_prepare(&m, "own");
-	mount_start(&m, args);
-	f = mnt_path(&m, "f");
-	g = mnt_path(&m, "g");
-	sub = mnt_path(&m, "sub");
+	mount_start(m, args);
+	f = mnt_path(m, "f");
+	g = mnt_path(m, "g");
+	sub = mnt_path(m, "sub");
 	for (int i = 0; i < 20; i++) {
 		fill_file(f, 'a' + i, FILE_SIZE, O_TRUNC);
 		g_assert_cmpint(chmod(f, 0600 + i % 2), ==, 0);
@@ -354,8 +346,8 @@ static void test_own_changes(void)
 		g_assert_cmpint(mkdir(sub, 0755), ==, 0);
 		g_assert_cmpint(rmdir(sub), ==, 0);
 	}
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	line = strstr(log, "fanotify: ");
 	g_assert_nonnull(line);
 	counts = g_strndup(line, strcspn(line, "\n"));
@@ -365,7 +357,6 @@ static void test_own_changes(void)
 			       &handled, &own), ==, 2);
 	g_assert_cmpuint(handled, ==, 0);
 	g_assert_cmpuint(own, >=, 20);
-	mount_cleanup(&m);
 }
 
 /* ---- many changes while readers loop ---- */
@@ -499,7 +490,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void test_many_changes(gconstpointer data)
+static void test_many_changes(struct mount *m, gconstpointer data)
 {
 	const char *const *args = data;
 	const char *env = g_getenv("MMAPFS_WATCH_CHANGES");
@@ -508,20 +499,18 @@ static void test_many_changes(gconstpointer data)
 	struct many s = { 0 };
 	int held[N_FILES / 2];
 	GThread *readers[2];
-	struct mount m;
 
-	mount_prepare(&m, "many");
-	s.m = &m;
+	s.m = m;
 	for (int i = 0; i < N_FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("f%d", i);
-		g_autofree char *p = src_path(&m, rel);
+		g_autofree char *p = src_path(m, rel);
 
 		write_version(p, NULL, 0, 1);
 	}
-	mount_start(&m, args);
+	mount_start(m, args);
 	for (int i = 0; i < N_FILES / 2; i++) {
 		g_autofree char *rel = g_strdup_printf("f%d", i);
-		g_autofree char *p = mnt_path(&m, rel);
+		g_autofree char *p = mnt_path(m, rel);
 
 		held[i] = open(p, O_RDONLY);
 		g_assert_cmpint(held[i], >=, 0);
@@ -534,9 +523,9 @@ static void test_many_changes(gconstpointer data)
 		unsigned kind = i < N_FILES / 2 ? v / N_FILES % 2 : v / N_FILES % 3;
 		g_autofree char *rel = g_strdup_printf("f%d", i);
 		g_autofree char *tmp_rel = g_strdup_printf("f%d.tmp", i);
-		g_autofree char *sp = src_path(&m, rel);
-		g_autofree char *tp = src_path(&m, tmp_rel);
-		g_autofree char *mp = mnt_path(&m, rel);
+		g_autofree char *sp = src_path(m, rel);
+		g_autofree char *tp = src_path(m, tmp_rel);
+		g_autofree char *mp = mnt_path(m, rel);
 		gint64 start, deadline;
 
 		write_version(sp, tp, v, kind);
@@ -551,7 +540,7 @@ static void test_many_changes(gconstpointer data)
 			if (whole == RECORDS && !zeros && lo == v)
 				break;
 			if (g_get_monotonic_time() > deadline) {
-				g_autofree char *state = mount_daemon_state(&m);
+				g_autofree char *state = mount_daemon_state(m);
 
 				g_test_message("daemon: %s", state);
 				g_error("change %u to f%d (kind %u) not visible after 10 s",
@@ -579,9 +568,8 @@ static void test_many_changes(gconstpointer data)
 		       lat[changes - 1] * 1000);
 	g_assert_cmpint(s.reads, >, 0);
 	g_assert_cmpfloat(lat[changes / 2], <=, 0.1);
-	g_assert_true(mount_daemon_alive(&m));
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	mount_cleanup(&m);
+	g_assert_true(mount_daemon_alive(m));
+	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
 /*
@@ -589,28 +577,25 @@ static void test_many_changes(gconstpointer data)
  * where no watcher sees: cache=auto chooses timeout and says why, and an
  * explicit cache=watched runs but warns.
  */
-static void test_fuse_backing(void)
+static void test_fuse_backing(struct mount *m, gconstpointer data)
 {
 	static const char *const watched[] = { "-o", "cache=watched", NULL };
 	g_autofree char *log = NULL;
-	struct mount m;
 
-	mount_prepare(&m, "fuse-backing");
-	m.want_bindfs = true;
-	mount_start(&m, NULL);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	m->want_bindfs = true;
+	mount_start(m, NULL);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_test_message("%.*s", (int)strcspn(log, "\n"), log);
 	g_assert_nonnull(strstr(log, "cache=timeout: names and attributes cached for 1 s, "
 				"because the source is on fuse"));
 	g_clear_pointer(&log, g_free);
-	g_assert_true(g_file_set_contents(m.log, "", 0, NULL));
-	mount_start(&m, watched);
-	g_assert_cmpint(mount_stop(&m), ==, 0);
-	g_assert_true(g_file_get_contents(m.log, &log, NULL, NULL));
+	g_assert_true(g_file_set_contents(m->log, "", 0, NULL));
+	mount_start(m, watched);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_test_message("%s", log);
 	g_assert_nonnull(strstr(log, "the source is on fuse: changes made to it elsewhere are not seen"));
-	mount_cleanup(&m);
 }
 
 int main(int argc, char **argv)
@@ -634,12 +619,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
 		g_autofree char *path = g_strdup_printf("/watch/%s", modes[i].name);
 
-		g_test_add_data_func(path, &modes[i], test_mode);
+		MOUNT_TEST(path, test_mode, &modes[i]);
 	}
-	g_test_add_func("/watch/control-stale", test_control);
-	g_test_add_func("/watch/own-changes", test_own_changes);
-	g_test_add_func("/watch/fuse-backing", test_fuse_backing);
-	g_test_add_data_func("/watch/many-changes", rw_watched, test_many_changes);
-	g_test_add_data_func("/watch/many-changes-ro", ro, test_many_changes);
+	MOUNT_TEST("/watch/control-stale", test_control, NULL);
+	MOUNT_TEST("/watch/own-changes", test_own_changes, NULL);
+	MOUNT_TEST("/watch/fuse-backing", test_fuse_backing, NULL);
+	MOUNT_TEST("/watch/many-changes", test_many_changes, rw_watched);
+	MOUNT_TEST("/watch/many-changes-ro", test_many_changes, ro);
 	return g_test_run();
 }
