@@ -50,6 +50,49 @@ def verdict(kind, target, m, vs_native, vs_peer):
     return "", None
 
 
+def columns(systems, ro, unwatched):
+    """(heading in the table, name in summary.csv) of every column, in order."""
+    cols = [("workload", "workload"), ("unit", "unit")] + [(s, s) for s in systems]
+    cols += [("mmapfs / native", "vs_native"), ("mmapfs / best peer", "vs_best_peer")]
+    if ro:
+        cols += [("ro / native", "ro_vs_native"), ("ro / best peer", "ro_vs_best_peer")]
+    if unwatched:
+        cols += [("watched / timeout", "watched_vs_timeout")]
+    return cols + [("target", "target"), ("met", "met")]
+
+
+def fmt(r):
+    return f"{r:.2f}" if r is not None else "-"
+
+
+def row_of(w, med, systems, ro, unwatched, unit):
+    """One workload's row: column name -> text; None when nothing ran it."""
+    what, higher, kind, target = WORKLOADS[w]
+    if not any((w, s) in med for s in systems):
+        return None
+    # A figure of 0 is a run that did not complete (bench.sh records 0).
+    row = {s: ("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.1f}")
+           if (w, s) in med else "-" for s in systems}
+    n = med.get((w, "native"))
+    peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
+    best = (max(peers) if higher else min(peers)) if peers else None
+    m = med.get((w, "mmapfs"))
+    vs_native, vs_peer = ratio(m, n, True), ratio(m, best, higher)
+    tgt, met = verdict(kind, target, m, vs_native, vs_peer)
+    row.update(workload=w, what=what, unit=unit, vs_native=fmt(vs_native),
+               vs_best_peer=fmt(vs_peer), target=tgt)
+    if ro:
+        r = med.get((w, "mmapfs-ro"))
+        ro_native, ro_peer = ratio(r, n, True), ratio(r, best, higher)
+        row.update(ro_vs_native=fmt(ro_native), ro_vs_best_peer=fmt(ro_peer))
+        if met is False and verdict(kind, target, r, ro_native, ro_peer)[1]:
+            met = "read-only only"
+    if unwatched:
+        row["watched_vs_timeout"] = fmt(ratio(m, med.get((w, "mmapfs-timeout")), higher))
+    row["met"] = "yes" if met is True else "no" if met is False else met or ""
+    return row
+
+
 def main():
     path, out = sys.argv[1], sys.argv[2]
     values, units = {}, {}
@@ -60,52 +103,21 @@ def main():
     med = {k: statistics.median(v) for k, v in values.items()}
     ran = {s for (_, s) in med}
     systems = [s for s in SYSTEMS if s in ran]
-    ro = "mmapfs-ro" in ran
-    unwatched = "mmapfs-timeout" in ran
-
-    extra = ((["ro / native", "ro / best peer"] if ro else []) +
-             (["watched / timeout"] if unwatched else []))
-    lines = ["| workload | unit | " + " | ".join(systems) +
-             " | mmapfs / native | mmapfs / best peer | " +
-             "".join(e + " | " for e in extra) + "target | met |",
-             "|---" * (len(systems) + 6 + len(extra)) + "|"]
-    summary = [["workload", "unit"] + systems + ["vs_native", "vs_best_peer"] +
-               (["ro_vs_native", "ro_vs_best_peer"] if ro else []) +
-               (["watched_vs_timeout"] if unwatched else []) + ["target", "met"]]
-    fmt = lambda r: f"{r:.2f}" if r is not None else "-"
-    for w, (what, higher, kind, target) in WORKLOADS.items():
-        if not any((w, s) in med for s in systems):
-            continue
-        # A figure of 0 is a run that did not complete (bench.sh records 0).
-        cells = [("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.1f}")
-                 if (w, s) in med else "-" for s in systems]
-        n = med.get((w, "native"))
-        peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
-        best = (max(peers) if higher else min(peers)) if peers else None
-        m = med.get((w, "mmapfs"))
-        vs_native, vs_peer = ratio(m, n, True), ratio(m, best, higher)
-        tgt, met = verdict(kind, target, m, vs_native, vs_peer)
-        more = []
-        if ro:
-            r = med.get((w, "mmapfs-ro"))
-            ro_native, ro_peer = ratio(r, n, True), ratio(r, best, higher)
-            more += [fmt(ro_native), fmt(ro_peer)]
-            ro_met = verdict(kind, target, r, ro_native, ro_peer)[1]
-            if met is False and ro_met:
-                met = "read-only only"
-        if unwatched:
-            more.append(fmt(ratio(m, med.get((w, "mmapfs-timeout")), higher)))
-        said = "yes" if met is True else "no" if met is False else met or ""
-        lines.append(f"| {what} | {units[w]} | " + " | ".join(cells) +
-                     f" | {fmt(vs_native)} | {fmt(vs_peer)} | " +
-                     "".join(c + " | " for c in more) + f"{tgt} | {said} |")
-        summary.append([w, units[w]] + cells + [fmt(vs_native), fmt(vs_peer)] + more +
-                       [tgt, said])
+    ro, unwatched = "mmapfs-ro" in ran, "mmapfs-timeout" in ran
+    cols = columns(systems, ro, unwatched)
+    rows = [r for w in WORKLOADS
+            if (r := row_of(w, med, systems, ro, unwatched, units.get(w, "")))]
+    # The same rows, twice: as Markdown (the workload described) and CSV.
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|---" * len(cols) + "|"]
+    lines += ["| " + " | ".join(r["what" if k == "workload" else k] for _, k in cols) + " |"
+              for r in rows]
     table = "\n".join(lines)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
-        csv.writer(f).writerows(summary)
+        w = csv.writer(f)
+        w.writerow(k for _, k in cols)
+        w.writerows([r[k] for _, k in cols] for r in rows)
     print(table)
     chart(med, out, systems)
 

@@ -17,6 +17,27 @@
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
+prog=bench
+. "$top/scripts/mmapfs-lib.sh"
+
+usage() {
+	cat <<USAGE
+usage: scripts/bench.sh [--quick] [--runs N] [--systems "SYSTEM ..."]
+                        [--data DIR] [--out DIR] [--mmapfs-opts "-o ..."]
+
+Runs the same workloads on the native directory, mmapfs, mmapfs-ro and the
+peers (passthrough_ll, bindfs, mergerfs), in one run, and prints a table of
+medians with ratios to native and to the best peer.  As root.
+
+  --quick         small sizes, one run: under two minutes
+  --runs N        runs of each workload (3; 1 with --quick)
+  --systems LIST  the systems to run, of: native mmapfs mmapfs-ro
+                  mmapfs-timeout passthrough_ll bindfs mergerfs
+  --data DIR      where the data set is made (/var/tmp/mmapfs-bench)
+  --out DIR       where results go (results/DATE)
+  --mmapfs-opts   extra options for every mmapfs system (to measure levers)
+USAGE
+}
 
 quick=0
 runs=3
@@ -32,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--data) data=$2; shift ;;
 	--out) out=$2; shift ;;
 	--mmapfs-opts) mmapfs_opts=$2; shift ;;
-	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -137,11 +158,7 @@ mount_sys() {
 	mergerfs) mergerfs -f "$src" "$mnt" 2>/dev/null & ;;
 	esac
 	pid=$!
-	for _ in $(seq 1000); do
-		[ "$(stat -f -c %t "$mnt" 2>/dev/null)" = 65735546 ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.01
-	done
+	wait_fuse_mount "$mnt" 10 "$pid" && return 0
 	echo "bench: $sys did not mount" >&2
 	return 1
 }

@@ -1,5 +1,5 @@
-# mmapfs-lib.sh - what mmapfs-mount, mmapfs-umount and with-mmapfs share.
-# Sourced, not run.
+# mmapfs-lib.sh - what mmapfs-mount, mmapfs-umount, with-mmapfs, run.sh and
+# bench.sh share.  Sourced, not run; POSIX sh (dash runs run.sh).
 
 # The daemon: $MMAPFS, or next to this script (an installed bin/ beside
 # sbin/, or the source tree's build/), or the PATH.
@@ -26,8 +26,24 @@ usage_error() {
 	exit 2
 }
 
+FUSE_SUPER_MAGIC=65735546      # statfs's f_type of a FUSE mount, in hex
+
 is_fuse_mount() {   # path: mounted, and answering, from FUSE
-	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
+	[ "$(stat -f -c %t "$1" 2>/dev/null)" = "$FUSE_SUPER_MAGIC" ]
+}
+
+# wait_fuse_mount PATH SECONDS [PID]: returns 0 once PATH answers from
+# FUSE; 1 after SECONDS, or as soon as process PID (the daemon) is gone.
+wait_fuse_mount() {
+	local path=$1 ticks=$(($2 * 100)) pid=${3:-}
+	while ! is_fuse_mount "$path"; do
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		ticks=$((ticks - 1))
+		[ $ticks -gt 0 ] || return 1
+		sleep 0.01
+	done
 }
 
 is_dead_mount() {   # path: a FUSE mount whose daemon is gone

@@ -8,6 +8,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
+prog=run
+. "$top/scripts/mmapfs-lib.sh"
 
 scripts/install-deps.sh
 if [ ! -f build/build.ninja ]; then
@@ -52,16 +54,10 @@ ln "$work/src/dir1/file1" "$work/src/hardlink"
 echo "== mounting it at $work/mnt (max_maps=64)"
 "$top/build/mmapfs" -f -o max_maps=64 "$work/src" "$work/mnt" 2> "$work/daemon.log" &
 pid=$!
-n=0
-until [ "$(stat -f -c %t "$work/mnt" 2>/dev/null)" = 65735546 ]; do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		cat "$work/daemon.log" >&2
-		exit 1
-	fi
-	n=$((n + 1))
-	[ $n -lt 2000 ] || { echo "run: mount not ready" >&2; exit 1; }
-	sleep 0.01
-done
+if ! wait_fuse_mount "$work/mnt" 20 "$pid"; then
+	cat "$work/daemon.log" >&2
+	die "the mount was not ready"
+fi
 
 echo "== reading every file through the mount, twice"
 (cd "$work/src" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$work/want"

@@ -43,17 +43,16 @@ else
 	status=1
 fi
 
-# Under ThreadSanitizer: the mapping cache's concurrent test, and the mount
-# tests whose daemon never catches a SIGBUS (see tests/meson.build: TSan
-# takes over signal delivery, and a guard that jumps out of a handler is
-# outside what it models).  A report makes the daemon exit non-zero, which
-# the mount tests check.  TSan maps memory at fixed places, so it runs
-# without ASLR.
+# Under ThreadSanitizer: the 'tsan' suite of tests/meson.build (the
+# concurrent unit tests, and the mount tests whose daemon never catches a
+# SIGBUS: TSan takes over signal delivery, and a guard that jumps out of a
+# handler is outside what it models).  A report makes the daemon exit
+# non-zero, which the mount tests check.  TSan maps memory at fixed places,
+# so it runs without ASLR.
 if build build-tsan -Db_sanitize=thread -Dmount_tests=true -Dwerror=true; then
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		setarch "$(uname -m)" -R meson test -C build-tsan --print-errorlogs \
-		mapcache options mount-read mount-rw mount-conformance mount-programs \
-		mount-stress || status=1
+		--suite tsan || status=1
 	logs="$logs build-tsan/meson-logs/testlog.json"
 else
 	echo "test: the ThreadSanitizer build failed" >&2

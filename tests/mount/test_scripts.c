@@ -213,6 +213,34 @@ static void test_script_usage(void)
 		assert_one_line(err);
 		g_assert_true(g_str_has_prefix(err, names[i]));
 	}
+	/* mmapfs-mount SOURCE alone: what is missing, named alone. */
+	{
+		g_autofree char *path = harness_script("mmapfs-mount");
+		g_autofree char *err = NULL;
+		const char *argv[] = { path, "/srv/src", NULL };
+
+		g_assert_cmpint(harness_run(argv, NULL, NULL, &err), ==, 2);
+		assert_one_line(err);
+		g_assert_cmpstr(err, ==, "mmapfs-mount: missing MOUNTPOINT (see --help)\n");
+	}
+}
+
+/* The scripts, and the main job's run.sh and bench.sh, wait for a mount
+ * and recognise FUSE with mmapfs-lib.sh's one loop and one magic number. */
+static void test_one_wait_loop(void)
+{
+	static const char *const users[] = { "mmapfs-mount", "run.sh", "bench.sh" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(users); i++) {
+		g_autofree char *path = harness_script(users[i]);
+		g_autofree char *text = NULL;
+
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		g_test_message("%s", users[i]);
+		g_assert_nonnull(strstr(text, "mmapfs-lib.sh"));
+		g_assert_nonnull(strstr(text, "wait_fuse_mount "));
+		g_assert_null(strstr(text, "65735546"));
+	}
 }
 
 int main(int argc, char **argv)
@@ -222,5 +250,6 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/scripts/mount-scripts", test_mount_scripts, NULL);
 	MOUNT_TEST("/scripts/with-mmapfs", test_with_mmapfs, NULL);
 	g_test_add_func("/scripts/usage", test_script_usage);
+	g_test_add_func("/scripts/one-wait-loop", test_one_wait_loop);
 	return g_test_run();
 }
