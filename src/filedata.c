@@ -56,6 +56,13 @@ void filedata_shrank_under(struct mapcache *maps, struct inode *node,
 	filedata_use_pread(node, FILEDATA_SHRANK);
 }
 
+void filedata_shrank_during_reply(struct mapcache *maps, struct mapcache_map *m)
+{
+	mapcache_invalidate_map(maps, m);
+	log_info("backing file of inode %lu shrank during a reply: mapping dropped",
+		 (unsigned long)m->key.ino);
+}
+
 void filedata_use_pread(struct inode *node, enum filedata_pread_why why)
 {
 	if (g_atomic_int_exchange(&node->read_by_fd, 1))
@@ -74,9 +81,15 @@ bool filedata_reads_by_pread(const struct inode *node)
 	return g_atomic_int_get(&node->read_by_fd) != 0;
 }
 
-bool filedata_open_keeps_cache(struct inode *node, const struct stat *st)
+bool filedata_opened(struct mapcache *maps, struct inode *node,
+		     const struct stat *st)
 {
 	guint64 stamp = inode_data_stamp(st);
+
+	if (!S_ISREG(st->st_mode))
+		filedata_use_pread(node, FILEDATA_NOT_REGULAR);
+	else
+		mapcache_revalidate(maps, &node->id, st);
 
 	/* (A change inside the same mtime tick that keeps the size is not
 	 * seen; the attribute timeout bounds how long.) */

@@ -130,10 +130,6 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (fh->writable)
 		filedata_writer_open(node);
-	if (!S_ISREG(st.st_mode))
-		filedata_use_pread(node, FILEDATA_NOT_REGULAR);
-	else
-		mapcache_revalidate(fs->maps, &node->id, &st);
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
 	/* A file opened read-only has nothing to flush at close (POSIX locks
@@ -141,7 +137,7 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	/* Unchanged since the kernel was last given its pages: they are
 	 * still the file's. */
-	fi->keep_cache = filedata_open_keeps_cache(node, &st);
+	fi->keep_cache = filedata_opened(fs->maps, node, &st);
 	return 0;
 }
 

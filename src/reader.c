@@ -126,9 +126,7 @@ void reader_plan(struct reader *r, struct inode_file *f, size_t size,
 
 void reader_reply_failed(struct reader *r, struct reader_plan *p)
 {
-	mapcache_invalidate_map(r->maps, p->map);
-	log_info("backing file of inode %lu shrank during a reply: mapping dropped",
-		 (unsigned long)p->map->key.ino);
+	filedata_shrank_during_reply(r->maps, p->map);
 }
 
 void reader_done(struct reader *r, struct reader_plan *p)

@@ -15,8 +15,11 @@
  * The rules:
  *   - a mapping never outlives the bytes it maps: whatever makes a file
  *     shorter (O_TRUNC, truncate, collapse range) first calls
- *     filedata_changing(..., true), and a file that loses its last name
- *     while nobody has it open calls filedata_gone();
+ *     filedata_changing(..., true), a file that loses its last name while
+ *     nobody has it open calls filedata_gone(), and an open, a read or the
+ *     watcher that finds the file changed drops a mapping of its old
+ *     identity (the only other drops are of every mapping at once: the
+ *     operator's drop, a lost event queue, the end of the mount);
  *   - the pusher stores nothing while a writer has the file open, and takes
  *     back what it stored if the generation moved meanwhile: it brackets a
  *     store with filedata_push_begin() and filedata_push_still_good();
@@ -71,6 +74,13 @@ void filedata_changed_outside(struct mapcache *maps, struct inode *node,
 void filedata_shrank_under(struct mapcache *maps, struct inode *node,
 			   struct mapcache_map *m);
 
+/*
+ * The kernel could not copy a reply out of mapping m (pinned by the
+ * caller): the file shrank after the read's probe.  m is dropped; the next
+ * read maps the file again, and its probe marks it for pread.
+ */
+void filedata_shrank_during_reply(struct mapcache *maps, struct mapcache_map *m);
+
 /* Why a file is read with pread from now on (filedata_use_pread()). */
 enum filedata_pread_why {
 	FILEDATA_NOT_REGULAR,   /* not a regular file: nothing to map */
@@ -84,11 +94,13 @@ void filedata_use_pread(struct inode *node, enum filedata_pread_why why);
 bool filedata_reads_by_pread(const struct inode *node);
 
 /*
- * An open of the file, now st: whether the kernel may keep the pages it
- * cached (the file is as it was when the kernel was last given its pages).
- * Records st as what the kernel is given now.
+ * The file was opened, and is now st: a mapping of an older identity goes,
+ * a file that is not regular is read with pread.  Returns whether the
+ * kernel may keep the pages it cached (the file is as it was when the
+ * kernel was last given its pages), and records st as what it is given now.
  */
-bool filedata_open_keeps_cache(struct inode *node, const struct stat *st);
+bool filedata_opened(struct mapcache *maps, struct inode *node,
+		     const struct stat *st);
 
 /* Whether the kernel was last given the file's pages as st has it. */
 bool filedata_kernel_has(const struct inode *node, const struct stat *st);

@@ -13,7 +13,8 @@
  * trip.  Only data already in the backing's page cache is pushed (see
  * pagecache.h): pushing never makes the backing filesystem read, so
  * listing a directory of a network filesystem stays cheap.  A file pushed
- * whole gets its inode.data_stamp, so that the next open keeps the pages.
+ * whole is recorded as given to the kernel (filedata_pushed_whole()), so
+ * that the next open keeps the pages.
  *
  * The pushing happens on a thread of its own.  The kernel locks the pages
  * it stores into, and a page is also locked while a readahead request for

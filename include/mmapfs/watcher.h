@@ -11,10 +11,10 @@
  *     cached listing (fuse_lowlevel_notify_inval_inode(D));
  *   - the data or attributes of a known file changed, or a known inode got
  *     a new name: notify_inval_inode(file) (attributes and every cached
- *     page), its mapping dropped when its size or mtime changed (and a
- *     file that shrank under its mapping read with pread from then on:
- *     inode_read_by_fd()), and its data_gen bumped so that a window the
- *     pusher is storing is taken back;
+ *     page), and the file-data protocol told (filedata_changed_outside():
+ *     its mapping dropped when its size or mtime changed, a file that
+ *     shrank under its mapping read with pread from then on, a window the
+ *     pusher is storing taken back);
  *   - the event queue overflowed: every known inode is invalidated and
  *     every mapping dropped (names stay cached until their timeout).
  *

@@ -98,15 +98,15 @@ static void test_keep_cache(struct fixture *f, gconstpointer data)
 	struct stat changed = f->st;
 
 	g_assert_false(filedata_kernel_has(f->node, &f->st));
-	g_assert_false(filedata_open_keeps_cache(f->node, &f->st));
-	g_assert_true(filedata_open_keeps_cache(f->node, &f->st));
+	g_assert_false(filedata_opened(f->maps, f->node, &f->st));
+	g_assert_true(filedata_opened(f->maps, f->node, &f->st));
 	g_assert_true(filedata_kernel_has(f->node, &f->st));
 	changed.st_size++;
-	g_assert_false(filedata_open_keeps_cache(f->node, &changed));
+	g_assert_false(filedata_opened(f->maps, f->node, &changed));
 	changed.st_mtim.tv_nsec ^= 1;
 	filedata_pushed_whole(f->node, &changed);
 	g_assert_true(filedata_kernel_has(f->node, &changed));
-	g_assert_true(filedata_open_keeps_cache(f->node, &changed));
+	g_assert_true(filedata_opened(f->maps, f->node, &changed));
 }
 
 /* Only what shrinks the file, or removes it, takes its mapping. */
@@ -121,6 +121,14 @@ static void test_mapping_goes(struct fixture *f, gconstpointer data)
 	g_assert_false(mapped(f));
 	map_it(f);
 	filedata_gone(f->maps, &f->node->id);
+	g_assert_false(mapped(f));
+	/* An open that finds another size or mtime: the old mapping goes. */
+	map_it(f);
+	g_assert_false(filedata_opened(f->maps, f->node, &f->st));
+	g_assert_true(mapped(f));
+	now = f->st;
+	now.st_mtim.tv_nsec ^= 1;
+	filedata_opened(f->maps, f->node, &now);
 	g_assert_false(mapped(f));
 	/* Changed outside, same identity: kept; shrunk: dropped, pread. */
 	map_it(f);
@@ -141,6 +149,12 @@ static void test_use_pread(struct fixture *f, gconstpointer data)
 	g_assert_false(filedata_reads_by_pread(f->node));
 	g_assert_cmpint(mapcache_get(f->maps, &f->node->id, f->fd, &f->st, &m), ==, 0);
 	filedata_shrank_under(f->maps, f->node, m);
+	mapcache_put(f->maps, m);
+	g_assert_false(mapped(f));
+	/* The same drop, when the kernel's copy out of a reply failed. */
+	map_it(f);
+	g_assert_cmpint(mapcache_get(f->maps, &f->node->id, f->fd, &f->st, &m), ==, 0);
+	filedata_shrank_during_reply(f->maps, m);
 	mapcache_put(f->maps, m);
 	g_assert_false(mapped(f));
 	g_assert_true(filedata_reads_by_pread(f->node));

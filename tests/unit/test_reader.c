@@ -56,23 +56,15 @@ static void fixture_tear_down(struct fixture *f, gconstpointer data)
 	g_free(f->dir);
 }
 
-/* Makes name with len bytes of a pattern (byte i is i % 251). */
+/*
+ * Writes len bytes of a pattern (byte i is i % 251) at the start of name,
+ * creating it, or in place (the same inode) when it exists.
+ */
 static void make_file(struct fixture *f, const char *name, size_t len)
 {
 	g_autofree char *p = g_build_filename(f->dir, name, NULL);
 	g_autofree char *buf = g_malloc(len + 1);
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (char)(i % 251);
-	g_assert_true(g_file_set_contents(p, buf, (gssize)len, NULL));
-}
-
-/* Extends name in place (same inode) to len bytes of the pattern. */
-static void grow(struct fixture *f, const char *name, size_t len)
-{
-	g_autofree char *p = g_build_filename(f->dir, name, NULL);
-	g_autofree char *buf = g_malloc(len);
-	int fd = open(p, O_WRONLY);
+	int fd = open(p, O_WRONLY | O_CREAT, 0644);
 
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (char)(i % 251);
@@ -201,7 +193,7 @@ static void test_grown(struct fixture *f, gconstpointer data)
 	g_assert_cmpint(p.how, ==, READER_MAP);
 	g_assert_cmpuint(p.len, ==, 10);
 	reader_done(&f->r, &p);
-	grow(f, "g", 5 * PAGE);
+	make_file(f, "g", 5 * PAGE);      /* grown in place */
 	reader_plan(&f->r, &file, PAGE, 2 * PAGE, &p);
 	g_assert_cmpint(p.how, ==, READER_MAP);
 	g_assert_cmpuint(p.len, ==, PAGE);
