@@ -137,7 +137,8 @@ cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	pid=""
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Mounts system $1 at $mnt (nothing for native); sets dir and pid.
 mount_sys() {

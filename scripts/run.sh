@@ -36,7 +36,8 @@ cleanup() {
 	fi
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "== generating a sample tree in $work/src"
 mkdir -p "$work/src" "$work/mnt"

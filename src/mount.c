@@ -19,6 +19,7 @@
 #include "mmapfs/fstype.h"
 #include "mmapfs/log.h"
 #include "mmapfs/mount.h"
+#include "mmapfs/mountinfo.h"
 #include "mmapfs/ops.h"
 #include "mmapfs/policy.h"
 #include "mmapfs/readahead.h"
@@ -184,8 +185,13 @@ static bool choose_cache(struct mmapfs *fs)
 static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
 {
 	const struct mmapfs_options *opts = fs->opts;
+	struct mountinfo_entry below;
 	int res;
 
+	/* Allowed (FUSE mounts stack), but whatever was there is hidden. */
+	if (mountinfo_find(opts->mountpoint, NULL, &below))
+		log_warn("mount point '%s' is a %s mount already: mounting over it "
+			 "hides it until this mount goes", opts->mountpoint, below.fstype);
 	if (fuse_session_mount(se, opts->mountpoint) != 0)
 		return false;
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",

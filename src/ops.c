@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mmapfs/creds.h"
 #include "mmapfs/log.h"
 #include "mmapfs/ops.h"
 #include "mmapfs/policy.h"
@@ -63,6 +64,24 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * the mount's bdi knob before now (readahead.h). */
 	if (fs->opts->readahead)
 		conn->max_readahead = (unsigned)fs->opts->readahead;
+	/* The kernel clears set-ID bits itself before a write, truncate or
+	 * chown through the page cache (as the writer's capabilities say),
+	 * with a SETATTR that keeps its cached mode true: were it left to
+	 * us, the kernel would go on seeing (and exec honouring) a bit the
+	 * backing file lost.  Writes that bypass the page cache (direct I/O)
+	 * are made as the caller (creds.h), so the backing filesystem clears
+	 * them there. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* The umask is the caller's, applied by the backing filesystem in
+	 * the creating thread (creds.h), so that a parent's default ACL is
+	 * inherited as natively (the kernel's own umask would apply first). */
+	if (creds_can_set_umask())
+		conn->want |= conn->capable & FUSE_CAP_DONT_MASK;
+	/* With other users in, the kernel enforces POSIX ACLs (access and
+	 * default), which it reads through getxattr and caches per inode;
+	 * the backing filesystem keeps the mode in step when one is set. */
+	if (fs->opts->allow_other && (conn->capable & FUSE_CAP_POSIX_ACL))
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	fs->no_open = policy_no_open(fs->opts, fs->cache, geteuid() == 0,
 				     conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (fs->no_open)

@@ -201,7 +201,7 @@ void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct creds_saved saved;
 	int fd, res;
 
-	res = creds_become(req, &saved);
+	res = creds_become(req, CREDS_CREATE, &saved);
 	if (res < 0) {
 		mmapfs_reply_err(req, res);
 		return;
@@ -279,6 +279,7 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	struct inode_file f = file_of(req, ino, fi);
+	struct creds_saved saved;
 	ssize_t res;
 
 	/* (Without an open, on a read-only mount: the kernel refuses
@@ -286,7 +287,11 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, &f);
 	out.buf[0].pos = off;
-	res = out.buf[0].fd < 0 ? out.buf[0].fd : fuse_buf_copy(&out, in, 0);
+	res = out.buf[0].fd < 0 ? out.buf[0].fd : creds_become(req, CREDS_MODIFY, &saved);
+	if (res == 0) {
+		res = fuse_buf_copy(&out, in, 0);
+		creds_restore(&saved);
+	}
 	inode_file_done(&f);
 	if (res < 0) {
 		mmapfs_reply_err(req, (int)res);
@@ -301,12 +306,17 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 {
 	struct inode_file f = file_of(req, ino, fi);
 	int fd = file_fd(req, &f);
+	struct creds_saved saved;
 	int res;
 
 	/* Collapsing a range shrinks the file under its mapping. */
 	filedata_changing(mmapfs_of(req)->maps, f.node,
 			  mode & FALLOC_FL_COLLAPSE_RANGE);
-	res = fd < 0 ? fd : fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
+	res = fd < 0 ? fd : creds_become(req, CREDS_MODIFY, &saved);
+	if (res == 0) {
+		res = fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
+		creds_restore(&saved);
+	}
 	inode_file_done(&f);
 	mmapfs_reply_err(req, res);
 }
@@ -321,14 +331,19 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	struct inode_file in = file_of(req, ino_in, fi_in);
 	struct inode_file out = file_of(req, ino_out, fi_out);
 	int fd_in = file_fd(req, &in), fd_out = file_fd(req, &out);
+	struct creds_saved saved;
 	ssize_t n;
 
 	filedata_changing(fs->maps, out.node, false);
 	if (fd_in < 0 || fd_out < 0)
 		n = fd_in < 0 ? fd_in : fd_out;
-	else if ((n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len,
-				      (unsigned)flags)) < 0)
-		n = -errno;
+	else if ((n = creds_become(req, CREDS_MODIFY, &saved)) == 0) {
+		n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len,
+				    (unsigned)flags);
+		if (n < 0)
+			n = -errno;
+		creds_restore(&saved);
+	}
 	inode_file_done(&in);
 	inode_file_done(&out);
 	if (n < 0)

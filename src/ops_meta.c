@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "mmapfs/creds.h"
 #include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
 
@@ -80,7 +81,7 @@ static struct timespec time_to_set(int to_set, int set_bit, int now_bit,
  * Applies one setattr request to node, whose O_PATH descriptor is fd;
  * returns 0 or a negative errno.
  */
-static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
+static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int fd,
 		      const struct stat *attr, int to_set,
 		      struct fuse_file_info *fi)
 {
@@ -100,6 +101,7 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 			return -errno;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct creds_saved saved;
 		struct stat st;
 		int ofd = fi ? mmapfs_open_file_fd(fi) : -1;
 		int res;
@@ -107,12 +109,18 @@ static int do_setattr(struct mmapfs *fs, struct inode *node, int fd,
 		/* A file must not shrink under its mapping. */
 		filedata_changing(fs->maps, node,
 				  fstat(fd, &st) == 0 && attr->st_size < st.st_size);
-		if (ofd >= 0)
-			res = ftruncate(ofd, attr->st_size);
-		else
-			res = truncate(path, attr->st_size);
+		/* As the caller: the backing filesystem clears set-ID bits
+		 * for a caller without CAP_FSETID (creds.h). */
+		res = creds_become(req, CREDS_MODIFY, &saved);
 		if (res < 0)
-			return -errno;
+			return res;
+		if (ofd >= 0)
+			res = ftruncate(ofd, attr->st_size) < 0 ? -errno : 0;
+		else
+			res = truncate(path, attr->st_size) < 0 ? -errno : 0;
+		creds_restore(&saved);
+		if (res < 0)
+			return res;
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
@@ -142,7 +150,7 @@ void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct inode *node = mmapfs_inode(req, ino);
 	struct stat st;
 	int fd = mmapfs_node_fd(req, node);
-	int res = fd < 0 ? fd : do_setattr(fs, node, fd, attr, to_set, fi);
+	int res = fd < 0 ? fd : do_setattr(req, fs, node, fd, attr, to_set, fi);
 
 	if (res == 0 && fstat(fd, &st) < 0)
 		res = -errno;

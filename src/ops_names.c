@@ -36,7 +36,7 @@ void mmapfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct creds_saved saved;
-	int res = creds_become(req, &saved);
+	int res = creds_become(req, CREDS_CREATE, &saved);
 
 	if (res == 0) {
 		res = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
@@ -50,7 +50,7 @@ void mmapfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct creds_saved saved;
-	int res = creds_become(req, &saved);
+	int res = creds_become(req, CREDS_CREATE, &saved);
 
 	if (res == 0) {
 		res = mkdirat(dir->fd, name, mode) < 0 ? -errno : 0;
@@ -64,7 +64,7 @@ void mmapfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct creds_saved saved;
-	int res = creds_become(req, &saved);
+	int res = creds_become(req, CREDS_CREATE, &saved);
 
 	if (res == 0) {
 		res = symlinkat(link, dir->fd, name) < 0 ? -errno : 0;

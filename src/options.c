@@ -416,6 +416,16 @@ static char *resolve_dir(const char *what, const char *path, GError **error)
 	return out;
 }
 
+/* Whether path is dir or below it (both absolute and canonical). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1)             /* "/" */
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 gboolean mmapfs_options_finish(struct mmapfs_options *opts,
 			       const char *const *positional, unsigned n,
 			       GError **error)
@@ -439,7 +449,17 @@ gboolean mmapfs_options_finish(struct mmapfs_options *opts,
 	g_free(opts->source);
 	opts->source = path;
 	opts->mountpoint = resolve_dir("mount point", positional[want - 1], error);
-	return opts->mountpoint != NULL;
+	if (!opts->mountpoint)
+		return FALSE;
+	/* The mirror would contain itself: the daemon's own lookups would
+	 * come back to it through the mount, and wait for themselves. */
+	if (path_within(opts->mountpoint, opts->source)) {
+		g_set_error(error, OPT_ERROR, 0,
+			    "mount point '%s' is inside source '%s': the mirror "
+			    "would contain itself", opts->mountpoint, opts->source);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 void mmapfs_options_clear(struct mmapfs_options *opts)

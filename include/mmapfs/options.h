@@ -106,7 +106,8 @@ enum mmapfs_option_result mmapfs_option_set(struct mmapfs_options *opts,
 
 /*
  * Resolves SOURCE (unless -o source= gave it) and MOUNTPOINT from the n
- * positional arguments: both must exist and be directories.  Returns FALSE
+ * positional arguments: both must exist and be directories, and MOUNTPOINT
+ * must not be SOURCE or inside it (symlinks resolved).  Returns FALSE
  * with *error set (one line quoting what was given) otherwise.
  */
 gboolean mmapfs_options_finish(struct mmapfs_options *opts,

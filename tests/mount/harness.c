@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "mmapfs/fstype.h"
+#include "mmapfs/mountinfo.h"
 #include "mmapfs/stats.h"
 
 #define MAX_MOUNTS 32
@@ -51,6 +52,8 @@ static void emergency_cleanup(void)
 		}
 		if (m->src_is_tmpfs)
 			umount2(m->src, MNT_DETACH);
+		if (m->mnt_over_tmpfs)
+			umount2(m->mnt, MNT_DETACH);
 		live[i] = NULL;
 	}
 }
@@ -65,7 +68,7 @@ static void on_fatal_signal(int sig)
 void harness_init(void)
 {
 	static const int sigs[] = { SIGABRT, SIGTERM, SIGINT, SIGSEGV, SIGBUS,
-				    SIGHUP, SIGQUIT, SIGTRAP };
+				    SIGHUP, SIGQUIT, SIGTRAP, SIGPIPE };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
 		signal(sigs[i], on_fatal_signal);
@@ -296,19 +299,27 @@ void mount_start(struct mount *m, const char *const *extra)
 	wait_fuse(m, m->mnt, &m->pid, "the daemon");
 }
 
+/* A FUSE mount is the topmost at path (a test's lower mounts are not). */
+static bool fuse_mounted(const char *path)
+{
+	struct mountinfo_entry e;
+
+	return mountinfo_find(path, NULL, &e) && g_str_has_prefix(e.fstype, "fuse");
+}
+
 int mount_stop(struct mount *m)
 {
 	gint64 deadline;
 	int status = -1;
 
-	for (int tries = 0; path_is_mounted(m->mnt) && tries < 100; tries++) {
+	for (int tries = 0; fuse_mounted(m->mnt) && tries < 100; tries++) {
 		const char *argv[] = { "fusermount3", "-u", m->mnt, NULL };
 		int wait_status;
 
 		g_spawn_sync(NULL, (char **)argv, NULL,
 			     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
 			     NULL, NULL, NULL, NULL, &wait_status, NULL);
-		if (!path_is_mounted(m->mnt))
+		if (!fuse_mounted(m->mnt))
 			break;
 		g_usleep(100000);    /* busy: a reader still closing */
 	}
@@ -335,7 +346,7 @@ int mount_stop(struct mount *m)
 			g_usleep(5000);
 		}
 	}
-	if (path_is_mounted(m->mnt))
+	if (fuse_mounted(m->mnt))
 		umount2(m->mnt, MNT_DETACH);
 	m->pid = 0;
 	return status;
@@ -353,12 +364,14 @@ void mount_cleanup(struct mount *m)
 {
 	if (!m->root)
 		return;
-	if (m->pid > 0 || path_is_mounted(m->mnt))
+	if (m->pid > 0 || fuse_mounted(m->mnt))
 		mount_stop(m);
 	stop_backing(m);
 	if (m->src_is_tmpfs)
 		umount2(m->src, MNT_DETACH);
-	m->src_is_tmpfs = false;
+	if (m->mnt_over_tmpfs && path_is_mounted(m->mnt))
+		umount2(m->mnt, MNT_DETACH);
+	m->src_is_tmpfs = m->mnt_over_tmpfs = false;
 	live_remove(m);
 	rm_rf(m->root);
 	g_free(m->root);
@@ -374,6 +387,12 @@ void mount_src_tmpfs(struct mount *m, const char *size)
 
 	g_assert_cmpint(mount("tmpfs", m->src, "tmpfs", 0, opts), ==, 0);
 	m->src_is_tmpfs = true;
+}
+
+void mount_mnt_tmpfs(struct mount *m)
+{
+	g_assert_cmpint(mount("tmpfs", m->mnt, "tmpfs", 0, "size=1m"), ==, 0);
+	m->mnt_over_tmpfs = true;
 }
 
 char **harness_env(const char *tmpdir)

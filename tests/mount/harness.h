@@ -36,6 +36,7 @@ struct mount {
 	char *log;      /* root/daemon.log: the daemon's stderr */
 	GPid pid;       /* the daemon, or 0 */
 	bool src_is_tmpfs;
+	bool mnt_over_tmpfs;  /* mnt/ is a tmpfs of the test's, under the mount */
 	char *backing;  /* root/backing: bindfs of src/, or NULL */
 	bool want_bindfs;  /* set before mount_start(): as MMAPFS_TEST_BACKING */
 	GPid backing_pid;
@@ -69,6 +70,13 @@ void mount_fixture_teardown(struct mount *m, gconstpointer data);
  * unmounted by mount_cleanup(), or in an emergency.
  */
 void mount_src_tmpfs(struct mount *m, const char *size);
+
+/*
+ * Makes mnt/ itself a small tmpfs before mount_start(), for a test that
+ * mounts over an existing mount; unmounted by mount_cleanup(), or in an
+ * emergency.
+ */
+void mount_mnt_tmpfs(struct mount *m);
 
 /*
  * Starts the daemon with "-f" and extra (NULL-terminated, may be NULL)

@@ -32,11 +32,15 @@ static int run_mmapfs(const char *const *args, char **out, char **err)
 
 static void test_bad_input(struct mount *m, gconstpointer data)
 {
-	g_autofree char *file = NULL, *missing = NULL;
+	g_autofree char *file = NULL, *missing = NULL, *inside = NULL, *deep = NULL;
 
 	file = src_path(m, "a-file");
 	missing = src_path(m, "missing");
+	inside = src_path(m, "sub");
+	deep = src_path(m, "sub/deeper");
 	write_random_file(file, 10, 1);
+	g_assert_cmpint(g_mkdir(inside, 0755), ==, 0);
+	g_assert_cmpint(g_mkdir(deep, 0755), ==, 0);
 	{
 		const char *const cases[][8] = {
 			{ NULL },                                        /* nothing */
@@ -54,6 +58,10 @@ static void test_bad_input(struct mount *m, gconstpointer data)
 			{ "-o", "max_mapped=12Q", m->src, m->mnt, NULL },
 			{ "-o", "max_mapped", m->src, m->mnt, NULL },
 			{ "-o", "timeout=-3", m->src, m->mnt, NULL },
+			{ m->src, m->src, NULL },                 /* MOUNTPOINT is SOURCE */
+			{ m->src, inside, NULL },                 /* ... inside SOURCE */
+			{ "-s", m->src, deep, NULL },
+			{ "-o", "source=/", m->mnt, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 			g_autofree char *out = NULL, *err = NULL;
@@ -74,6 +82,40 @@ static void test_bad_input(struct mount *m, gconstpointer data)
 			g_assert_false(path_is_mounted(m->mnt));
 		}
 	}
+}
+
+/*
+ * A mount point inside SOURCE: refused in one line that says so, and
+ * nothing mounted (the daemon would have looked itself up and hung).
+ */
+static void test_mount_point_inside_source(struct mount *m, gconstpointer data)
+{
+	g_autofree char *inside = src_path(m, "sub");
+	const char *args[] = { "-f", m->src, inside, NULL };
+	g_autofree char *err = NULL;
+	int status;
+
+	g_assert_cmpint(g_mkdir(inside, 0755), ==, 0);
+	status = run_mmapfs(args, NULL, &err);
+	g_test_message("%s", err);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+	g_assert_nonnull(strstr(err, "is inside source"));
+	g_assert_false(path_is_mounted(inside));
+}
+
+/* Mounting over a mount point that is a mount already: allowed, logged. */
+static void test_mount_over_mount(struct mount *m, gconstpointer data)
+{
+	g_autofree char *log = NULL;
+
+	mount_mnt_tmpfs(m);
+	mount_start(m, NULL);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
+	g_assert_nonnull(strstr(log, "is a tmpfs mount already"));
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	/* Under it, the tmpfs is still there (mount_cleanup() takes it). */
+	g_assert_true(path_is_mounted(m->mnt));
 }
 
 static void test_help_and_version(void)
@@ -187,6 +229,8 @@ int main(int argc, char **argv)
 	harness_init();
 	MOUNT_TEST("/cli/bad-input", test_bad_input, NULL);
 	g_test_add_func("/cli/help-and-version", test_help_and_version);
+	MOUNT_TEST("/cli/mount-point-inside-source", test_mount_point_inside_source, NULL);
+	MOUNT_TEST("/cli/mount-over-a-mount", test_mount_over_mount, NULL);
 	MOUNT_TEST("/cli/sigterm-unmounts", test_sigterm, NULL);
 	MOUNT_TEST("/cli/sigint-unmounts", test_sigint, NULL);
 	MOUNT_TEST("/cli/daemonize-and-source-option", test_daemonize_and_source_option, NULL);

@@ -31,21 +31,24 @@ static enum mmapfs_parse_result parse(const char *const *argv,
 static void test_parse_argv(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("options-XXXXXX", NULL);
+	g_autofree char *mnt = g_dir_make_tmp("options-mnt-XXXXXX", NULL);
+	g_autofree char *inside = g_build_filename(dir, "sub", NULL);
 	g_autofree char *file = g_build_filename(dir, "file", NULL);
 	struct mmapfs_cmdline c;
 	struct mmapfs_options *o = &c.opts;
 	char *msg;
 
 	g_assert_true(g_file_set_contents(file, "", 0, NULL));
+	g_assert_cmpint(g_mkdir(inside, 0755), ==, 0);
 	{
 		const char *argv[] = { "mmapfs", "-o", "max_maps=7,max_mapped=1M,timeout=2.5",
-				       dir, dir, NULL };
+				       dir, mnt, NULL };
 		g_assert_cmpint(parse(argv, &c, &msg), ==, MMAPFS_PARSE_OK);
 		g_assert_cmpuint(o->max_maps, ==, 7);
 		g_assert_cmpuint(o->max_mapped, ==, 1 << 20);
 		g_assert_cmpfloat(o->timeout, ==, 2.5);
 		g_assert_cmpstr(o->source, ==, dir);
-		g_assert_cmpstr(o->mountpoint, ==, dir);
+		g_assert_cmpstr(o->mountpoint, ==, mnt);
 		mmapfs_cmdline_clear(&c);
 	}
 	{
@@ -64,7 +67,7 @@ static void test_parse_argv(void)
 	}
 	{
 		const char *argv[] = { "mmapfs", "-o", "readdirplus=off,push_files=1M",
-				       dir, dir, NULL };
+				       dir, mnt, NULL };
 		g_assert_cmpint(parse(argv, &c, &msg), ==, MMAPFS_PARSE_OK);
 		g_assert_cmpint(o->readdirplus, ==, MMAPFS_PLUS_OFF);
 		g_assert_cmpuint(o->push_files, ==, 1 << 20);
@@ -72,7 +75,7 @@ static void test_parse_argv(void)
 	}
 	{
 		const char *argv[] = { "mmapfs", "-o", "cache=watched,watcher=inotify",
-				       dir, dir, NULL };
+				       dir, mnt, NULL };
 		g_assert_cmpint(parse(argv, &c, &msg), ==, MMAPFS_PARSE_OK);
 		g_assert_cmpint(o->cache, ==, MMAPFS_CACHE_WATCHED);
 		g_assert_cmpint(o->watcher, ==, MMAPFS_WATCHER_INOTIFY);
@@ -82,19 +85,21 @@ static void test_parse_argv(void)
 		const char *bad[][6] = {
 			{ "mmapfs", NULL },
 			{ "mmapfs", dir, NULL },
-			{ "mmapfs", dir, dir, dir, NULL },
+			{ "mmapfs", dir, mnt, mnt, NULL },
 			{ "mmapfs", file, dir, NULL },
 			{ "mmapfs", dir, "/nonexistent/mmapfs", NULL },
-			{ "mmapfs", "-o", "max_maps=0", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_maps=abc", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_mapped=-1", dir, dir, NULL },
-			{ "mmapfs", "-o", "max_mapped=", dir, dir, NULL },
-			{ "mmapfs", "-o", "timeout=soon", dir, dir, NULL },
-			{ "mmapfs", "-o", "cache=forever", dir, dir, NULL },
-			{ "mmapfs", "-o", "watcher=dnotify", dir, dir, NULL },
-			{ "mmapfs", "-o", "readdirplus=sometimes", dir, dir, NULL },
-			{ "mmapfs", "-o", "push_files=17M", dir, dir, NULL },
-			{ "mmapfs", "-o", "push_files=-1", dir, dir, NULL },
+			{ "mmapfs", "-o", "max_maps=0", dir, mnt, NULL },
+			{ "mmapfs", "-o", "max_maps=abc", dir, mnt, NULL },
+			{ "mmapfs", "-o", "max_mapped=-1", dir, mnt, NULL },
+			{ "mmapfs", "-o", "max_mapped=", dir, mnt, NULL },
+			{ "mmapfs", "-o", "timeout=soon", dir, mnt, NULL },
+			{ "mmapfs", "-o", "cache=forever", dir, mnt, NULL },
+			{ "mmapfs", "-o", "watcher=dnotify", dir, mnt, NULL },
+			{ "mmapfs", "-o", "readdirplus=sometimes", dir, mnt, NULL },
+			{ "mmapfs", "-o", "push_files=17M", dir, mnt, NULL },
+			{ "mmapfs", "-o", "push_files=-1", dir, mnt, NULL },
+			{ "mmapfs", dir, dir, NULL },           /* the mirror inside itself */
+			{ "mmapfs", dir, inside, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 			g_test_message("bad argv %zu", i);
@@ -111,10 +116,10 @@ static void test_parse_argv(void)
 		g_autofree char *long_opt = g_strconcat("max_maps=", long_value, NULL);
 		g_autofree char *long_source = g_strconcat("source=/", long_value, NULL);
 		const char *bad[][5] = {
-			{ "mmapfs", "-o", long_opt, dir, dir },
+			{ "mmapfs", "-o", long_opt, dir, mnt },
 			{ "mmapfs", "-o", long_source, dir, NULL },
 			{ "mmapfs", long_value, dir, NULL },
-			{ "mmapfs", "-o", "max_maps=1\n2", dir, dir },
+			{ "mmapfs", "-o", "max_maps=1\n2", dir, mnt },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 			const char *argv[6] = { 0 };
@@ -129,7 +134,9 @@ static void test_parse_argv(void)
 		}
 	}
 	g_unlink(file);
+	g_rmdir(inside);
 	g_rmdir(dir);
+	g_rmdir(mnt);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,249 @@
+/*
+ * test_users.c - hostile local users on an allow_other mount, each check
+ * differential: the same command, as the same unprivileged user, on the
+ * backing directory and through the mount, must end the same way.
+ *   - POSIX ACLs: a user's deny entry denies, a grant entry grants, group
+ *     entries and masks apply, a directory's entries apply to listing and
+ *     to what is inside, default ACLs are inherited by files and
+ *     directories created through the mount (with the creator's umask
+ *     ignored, as natively), and setfacl/getfacl round-trip;
+ *   - set-ID bits: a write by a user without CAP_FSETID clears set-user-ID
+ *     (and set-group-ID on a group-executable file), through the page
+ *     cache, with cache=none, O_DIRECT, O_APPEND and truncate; root's
+ *     write keeps them.
+ * The users and groups are the test's own (mmapfs-eve in mmapfs-devs,
+ * made with useradd and groupadd when missing); commands run as them with
+ * runuser.
+ */
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+#define EVE "mmapfs-eve"
+#define DEVS "mmapfs-devs"
+
+/* Makes the test's user and group once (they stay, as system users do). */
+static void ensure_users(void)
+{
+	const char *grp[] = { "groupadd", "-f", DEVS, NULL };
+	const char *usr[] = { "useradd", "-M", "-N", "-s", "/bin/sh", "-G", DEVS,
+			      EVE, NULL };
+
+	g_assert_cmpint(harness_run(grp, NULL, NULL, NULL), ==, 0);
+	if (!getpwnam(EVE))
+		g_assert_cmpint(harness_run(usr, NULL, NULL, NULL), ==, 0);
+	g_assert_nonnull(getpwnam(EVE));
+}
+
+/* Runs the shell command cmd as user (NULL: root) with $D set to dir. */
+static int run_as(const char *user, const char *dir, const char *cmd, char **out)
+{
+	g_autofree char *script = g_strdup_printf("D='%s'; %s", dir, cmd);
+	const char *as_user[] = { "runuser", "-u", user ? user : "root", "--",
+				  "sh", "-c", script, NULL };
+
+	return harness_run(as_user, NULL, out, NULL);
+}
+
+/*
+ * Runs setup (as root) on the backing directory, then cmd as EVE with $D
+ * the backing directory and then the mount: the exit codes and outputs
+ * must be the same, and the code must be want (0 or not 0).
+ */
+static void same_both_ways(struct mount *m, const char *cmd, bool want_ok)
+{
+	g_autofree char *native_out = NULL, *mount_out = NULL;
+	int native = run_as(EVE, m->src, cmd, &native_out);
+	int through = run_as(EVE, m->mnt, cmd, &mount_out);
+
+	g_test_message("as %s: %s\n  natively: %d '%s'\n  through the mount: %d '%s'",
+		       EVE, cmd, native, native_out, through, mount_out);
+	g_assert_cmpint(native == 0, ==, want_ok);
+	g_assert_cmpint(through, ==, native);
+	g_assert_cmpstr(mount_out, ==, native_out);
+}
+
+static void setup_as_root(struct mount *m, const char *cmd)
+{
+	g_autofree char *out = NULL;
+
+	g_assert_cmpint(run_as(NULL, m->src, cmd, &out), ==, 0);
+}
+
+static void mount_for_users(struct mount *m, const char *opts)
+{
+	g_autofree char *o = g_strdup_printf("allow_other%s%s", opts ? "," : "",
+					     opts ? opts : "");
+	const char *args[] = { "-o", o, NULL };
+
+	ensure_users();
+	g_assert_cmpint(chmod(m->root, 0755), ==, 0);
+	g_assert_cmpint(chmod(m->src, 0777), ==, 0);
+	mount_start(m, args);
+}
+
+/* setfacl works on the backing filesystem here, or the test is skipped. */
+static bool acls_here(struct mount *m)
+{
+	g_autofree char *out = NULL;
+
+	if (run_as(NULL, m->src, "touch \"$D/.probe\" && setfacl -m u:" EVE ":r "
+		   "\"$D/.probe\" 2>&1; rm -f \"$D/.probe\"", &out) != 0) {
+		g_test_skip("the backing filesystem here takes no POSIX ACL");
+		return false;
+	}
+	return true;
+}
+
+static void test_acl_files(struct mount *m, gconstpointer data)
+{
+	mount_for_users(m, NULL);
+	if (!acls_here(m))
+		return;
+	setup_as_root(m,
+		"echo open > \"$D/a\" && chmod 644 \"$D/a\" && setfacl -m u:" EVE ":--- \"$D/a\"\n"
+		"echo mine > \"$D/b\" && chmod 600 \"$D/b\" && setfacl -m u:" EVE ":r-- \"$D/b\"\n"
+		"echo grp > \"$D/g\" && chmod 644 \"$D/g\" && setfacl -m g:" DEVS ":--- \"$D/g\"\n"
+		"echo masked > \"$D/k\" && chmod 600 \"$D/k\" && "
+		"setfacl -m u:" EVE ":rw-,m::--- \"$D/k\"\n");
+	/* A deny entry denies; a grant grants; a group entry; a mask. */
+	same_both_ways(m, "cat \"$D/a\"", false);
+	same_both_ways(m, "cat \"$D/b\"", true);
+	same_both_ways(m, "cat \"$D/g\"", false);
+	same_both_ways(m, "cat \"$D/k\"", false);
+	same_both_ways(m, "echo x >> \"$D/b\"", false);
+	/* An ACL changed outside the mount: seen at once (watched). */
+	setup_as_root(m, "setfacl -m u:" EVE ":r-- \"$D/a\"");
+	same_both_ways(m, "cat \"$D/a\"", true);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+static void test_acl_directories(struct mount *m, gconstpointer data)
+{
+	mount_for_users(m, NULL);
+	if (!acls_here(m))
+		return;
+	setup_as_root(m,
+		"mkdir \"$D/d\" && echo in > \"$D/d/f\" && chmod 755 \"$D/d\" && "
+		"chmod 644 \"$D/d/f\" && setfacl -m u:" EVE ":--- \"$D/d\"\n"
+		"mkdir \"$D/e\" && echo in > \"$D/e/f\" && chmod 700 \"$D/e\" && "
+		"chmod 644 \"$D/e/f\" && setfacl -m u:" EVE ":r-x \"$D/e\"\n");
+	same_both_ways(m, "ls \"$D/d\"", false);
+	same_both_ways(m, "cat \"$D/d/f\"", false);
+	same_both_ways(m, "ls \"$D/e\"", true);
+	same_both_ways(m, "cat \"$D/e/f\"", true);
+	same_both_ways(m, "touch \"$D/e/new\"", false);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/*
+ * Default ACLs: what eve creates through the mount, with her umask 077,
+ * gets the same mode and ACL as what she creates natively.
+ */
+static void test_acl_default(struct mount *m, gconstpointer data)
+{
+	mount_for_users(m, NULL);
+	if (!acls_here(m))
+		return;
+	setup_as_root(m,
+		"mkdir \"$D/shared\" && chmod 777 \"$D/shared\" && "
+		"setfacl -d -m u::rwx,g::r-x,o::---,u:" EVE ":rwx,g:" DEVS ":rw-,m::rwx \"$D/shared\"\n"
+		"mkdir \"$D/plain\" && chmod 777 \"$D/plain\"\n");
+	same_both_ways(m,
+		"cd \"$D\" && umask 077 && for d in shared plain; do "
+		"mkdir $d/dir-$$ && touch $d/file-$$ && mkdir -m 750 $d/m-$$ && "
+		"stat -c '%a' $d/dir-$$ $d/file-$$ $d/m-$$ && "
+		"getfacl -cp $d/dir-$$ $d/file-$$ | sed 's/-[0-9]*$//' && "
+		"rm -r $d/dir-$$ $d/file-$$ $d/m-$$; done", true);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* setfacl through the mount: on the backing file, and read back. */
+static void test_acl_roundtrip(struct mount *m, gconstpointer data)
+{
+	g_autofree char *out = NULL, *native = NULL;
+
+	mount_for_users(m, NULL);
+	if (!acls_here(m))
+		return;
+	setup_as_root(m, "echo f > \"$D/f\" && chmod 640 \"$D/f\"");
+	g_assert_cmpint(run_as(NULL, m->mnt, "setfacl -m u:" EVE ":rw,g:" DEVS ":r \"$D/f\" "
+			       "&& getfacl -cp \"$D/f\" && stat -c %a \"$D/f\"", &out), ==, 0);
+	g_assert_cmpint(run_as(NULL, m->src, "getfacl -cp \"$D/f\" && stat -c %a \"$D/f\"",
+			       &native), ==, 0);
+	g_test_message("through the mount:\n%s\nnatively:\n%s", out, native);
+	g_assert_cmpstr(out, ==, native);
+	g_assert_nonnull(strstr(out, "user:" EVE ":rw-"));
+	same_both_ways(m, "echo w >> \"$D/f\"", true);
+	g_assert_cmpint(run_as(NULL, m->mnt, "setfacl -b \"$D/f\"", NULL), ==, 0);
+	same_both_ways(m, "cat \"$D/f\"", false);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/*
+ * A root-owned 4775 (and 2775) program of group DEVS, which eve (in the
+ * group) may write: each way of writing clears the bit natively and
+ * through the mount; root's write keeps it.
+ */
+static void check_set_id(struct mount *m, const char *opts)
+{
+	static const char *const writes[] = {
+		"printf x | dd of=\"$D/p\" bs=1 seek=3 conv=notrunc status=none",
+		"dd if=/dev/zero of=\"$D/p\" bs=4096 count=1 oflag=direct conv=notrunc status=none",
+		"printf x >> \"$D/p\"",
+		"truncate -s 100 \"$D/p\"",
+	};
+	static const char *const modes[] = { "4775", "2775" };
+
+	mount_for_users(m, opts);
+	for (size_t w = 0; w < G_N_ELEMENTS(writes); w++) {
+		for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+			g_autofree char *setup = g_strdup_printf(
+				"head -c 8192 /dev/zero > \"$D/p\" && chgrp " DEVS
+				" \"$D/p\" && chmod %s \"$D/p\"", modes[i]);
+			g_autofree char *cmd = g_strdup_printf("%s; stat -c %%a \"$D/p\"",
+							       writes[w]);
+			g_autofree char *native = NULL, *through = NULL;
+
+			setup_as_root(m, setup);
+			run_as(EVE, m->src, cmd, &native);
+			setup_as_root(m, setup);
+			run_as(EVE, m->mnt, cmd, &through);
+			g_test_message("%s on a %s file: natively %s, through the mount %s",
+				       writes[w], modes[i], native, through);
+			g_assert_cmpstr(through, ==, native);
+			g_assert_true(g_str_has_suffix(native, "775\n"));
+			/* Root keeps it. */
+			setup_as_root(m, setup);
+			g_free(through);
+			through = NULL;
+			run_as(NULL, m->mnt, cmd, &through);
+			g_assert_true(g_str_has_prefix(through, modes[i]));
+		}
+	}
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+static void test_set_id(struct mount *m, gconstpointer data)
+{
+	check_set_id(m, data);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	harness_init();
+	MOUNT_TEST("/users/acl-files", test_acl_files, NULL);
+	MOUNT_TEST("/users/acl-directories", test_acl_directories, NULL);
+	MOUNT_TEST("/users/acl-default", test_acl_default, NULL);
+	MOUNT_TEST("/users/acl-roundtrip", test_acl_roundtrip, NULL);
+	MOUNT_TEST("/users/set-id-cleared", test_set_id, NULL);
+	MOUNT_TEST("/users/set-id-cleared-cache-none", test_set_id, "cache=none");
+	return g_test_run();
+}
