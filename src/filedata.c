@@ -6,6 +6,9 @@
  * store, so that a change that raced the store is always seen by one of
  * the two reads.
  */
+#include <errno.h>
+#include <unistd.h>
+
 #include "mmapfs/filedata.h"
 #include "mmapfs/log.h"
 
@@ -36,6 +39,42 @@ void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks)
 void filedata_gone(struct mapcache *maps, const struct devino *id)
 {
 	mapcache_invalidate(maps, id);
+}
+
+bool filedata_seen(struct mapcache *maps, struct inode *node,
+		   const struct stat *st)
+{
+	if (st->st_nlink > 0 || !S_ISREG(st->st_mode))
+		return false;
+	filedata_gone(maps, &node->id);
+	return true;
+}
+
+void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes)
+{
+	GArray *keys = mapcache_live_keys(maps);
+
+	for (guint i = 0; i < keys->len; i++) {
+		const struct devino *key = &g_array_index(keys, struct devino, i);
+		struct inode *node = inode_table_find(inodes, key);
+		struct stat st;
+		int fd;
+
+		/* Not known to the kernel: no open file reads it, only a new
+		 * lookup could (and would map it again): it goes, as it may
+		 * be the file whose name went. */
+		if (!node) {
+			filedata_gone(maps, key);
+			continue;
+		}
+		fd = inode_fd(inodes, node);
+		/* A handle that no longer opens is a file that is gone. */
+		if (fd == -ENOENT || (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0))
+			filedata_gone(maps, key);
+		inode_fd_put(node, fd);
+		inode_unhold(inodes, node);
+	}
+	g_array_unref(keys);
 }
 
 void filedata_changed_outside(struct mapcache *maps, struct inode *node,
@@ -88,7 +127,7 @@ bool filedata_opened(struct mapcache *maps, struct inode *node,
 
 	if (!S_ISREG(st->st_mode))
 		filedata_use_pread(node, FILEDATA_NOT_REGULAR);
-	else
+	else if (!filedata_seen(maps, node, st))
 		mapcache_revalidate(maps, &node->id, st);
 
 	/* (A change inside the same mtime tick that keeps the size is not

@@ -275,6 +275,19 @@ void mapcache_drop_all(struct mapcache *mc)
 	pthread_mutex_unlock(&mc->lock);
 }
 
+GArray *mapcache_live_keys(struct mapcache *mc)
+{
+	GArray *keys;
+
+	pthread_mutex_lock(&mc->lock);
+	keys = g_array_sized_new(FALSE, FALSE, sizeof(struct devino),
+				 g_hash_table_size(mc->table));
+	for (GList *l = mc->lru.head; l; l = l->next)
+		g_array_append_val(keys, ((struct mapcache_map *)l->data)->key);
+	pthread_mutex_unlock(&mc->lock);
+	return keys;
+}
+
 bool mapcache_set_limits(struct mapcache *mc, unsigned max_maps,
 			 uint64_t max_mapped)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
+#include "mmapfs/deferred.h"
 #include "mmapfs/fstype.h"
 #include "mmapfs/log.h"
 #include "mmapfs/mount.h"
@@ -24,6 +25,9 @@
 #include "mmapfs/policy.h"
 #include "mmapfs/readahead.h"
 #include "mmapfs/safecopy.h"
+
+/* Opens that may wait for a lease's break at once, beyond the loop's. */
+#define DEFERRED_THREADS 64
 
 void mmapfs_handle_track(struct mmapfs *fs, void *handle, GDestroyNotify free_fn)
 {
@@ -273,6 +277,7 @@ static void start_threads(struct mmapfs *fs, struct fuse_session *se,
 
 	fs->stats.started_us = g_get_monotonic_time();
 	start_summaries(summaries, fs);
+	fs->deferred = deferred_new(DEFERRED_THREADS);
 	if (policy_pushes(opts, fs->cache))
 		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
 					opts->push_files);
@@ -297,6 +302,8 @@ static void stop_threads(struct mmapfs *fs, struct summaries *summaries)
 		g_clear_pointer(&fs->watcher, watcher_free);
 	}
 	g_clear_pointer(&fs->pusher, pusher_free);
+	/* Each waits at most for a lease's break. */
+	g_clear_pointer(&fs->deferred, deferred_free);
 }
 
 static void log_cache_summary(struct mapcache *maps, struct inode_table *t)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
+#include "mmapfs/deferred.h"
 #include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
 
@@ -166,11 +167,39 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
 	}
 }
 
+/* Wraps fd (or the error it is) in an open file, and replies. */
+static void finish_open(fuse_req_t req, struct inode *node, int fd,
+			struct fuse_file_info *fi)
+{
+	int res = fd < 0 ? fd : open_file_new(mmapfs_of(req), node, fd, fi);
+
+	if (res < 0)
+		mmapfs_reply_err(req, res);
+	else
+		reply_open(req, fi, NULL);
+}
+
+/* An open that waits for another process's lease to break (deferred.h). */
+struct waiting_open {
+	fuse_req_t req;
+	struct inode *node;     /* the kernel holds it while it waits for us */
+	struct fuse_file_info fi;
+};
+
+static void open_waiting(void *data)
+{
+	struct waiting_open *w = data;
+
+	finish_open(w->req, w->node,
+		    open_backing(mmapfs_of(w->req), w->node, w->fi.flags), &w->fi);
+	g_free(w);
+}
+
 void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *node = mmapfs_inode(req, ino);
-	int fd, res;
+	int nonblock, fd;
 
 	if (fs->no_open) {
 		/* From now on the kernel opens files without asking. */
@@ -184,12 +213,23 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The file shrinks inside open(): no mapping may outlive that. */
 	if (fi->flags & O_TRUNC)
 		filedata_changing(fs->maps, node, true);
-	fd = open_backing(fs, node, fi->flags);
-	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
-	if (res < 0)
-		mmapfs_reply_err(req, res);
-	else
-		reply_open(req, fi, NULL);
+	/* A regular file is opened without waiting: where another process
+	 * holds a lease on it, the open answers EWOULDBLOCK at once (and
+	 * starts the lease's break), and is made again, waiting, on a thread
+	 * of the deferred pool, not of the session loop.  (O_NONBLOCK does
+	 * nothing else to a regular file.)  A caller's own O_NONBLOCK gets
+	 * EWOULDBLOCK, as natively. */
+	nonblock = S_ISREG(node->type) && !(fi->flags & O_NONBLOCK) && fs->deferred ?
+		O_NONBLOCK : 0;
+	fd = open_backing(fs, node, fi->flags | nonblock);
+	if (fd == -EWOULDBLOCK && nonblock) {
+		struct waiting_open *w = g_new(struct waiting_open, 1);
+
+		*w = (struct waiting_open){ .req = req, .node = node, .fi = *fi };
+		deferred_run(fs->deferred, open_waiting, w);
+		return;
+	}
+	finish_open(req, node, fd, fi);
 }
 
 void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,

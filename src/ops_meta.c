@@ -60,6 +60,8 @@ void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int res = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
 
 	inode_fd_put(node, fd);
+	if (res == 0)
+		filedata_seen(mmapfs_of(req)->maps, node, &st);
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else

@@ -24,6 +24,7 @@
 #include "mmapfs/pagecache.h"
 #include "mmapfs/pusher.h"
 #include "mmapfs/safecopy.h"
+#include "mmapfs/tsan.h"
 
 #define MAX_QUEUED_WINDOWS 64
 /* A listing queues a file per entry: a directory of small files read in
@@ -61,21 +62,6 @@ struct pusher {
 };
 
 static struct push_job stop;        /* the queue's last item */
-
-/*
- * GAsyncQueue synchronizes with glib's futexes, which ThreadSanitizer does
- * not see: handing a job over is declared to it as the release and acquire
- * it is.  (Our own locks are pthread mutexes for the same reason.)
- */
-#ifdef __SANITIZE_THREAD__
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define HANDOFF_RELEASE(job) __tsan_release(job)
-#define HANDOFF_ACQUIRE(job) __tsan_acquire(job)
-#else
-#define HANDOFF_RELEASE(job) ((void)(job))
-#define HANDOFF_ACQUIRE(job) ((void)(job))
-#endif
 
 static void job_free(struct pusher *p, struct push_job *j)
 {

@@ -78,6 +78,12 @@ static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
 			mapcache_put(r->maps, m);
 		return NULL;
 	}
+	/* Deleted (outside, or while open): no mapping keeps its space. */
+	if (filedata_seen(r->maps, f->node, &st)) {
+		if (m)
+			mapcache_put(r->maps, m);
+		return NULL;
+	}
 	if (m && (off_t)m->len == st.st_size)
 		return m;
 	if (m)

@@ -48,6 +48,7 @@ struct watcher {
 	gint warned;                /* (atomic) a mark failed once */
 
 	guint64 handled, own;       /* (atomic) events acted upon, skipped */
+	bool sweep;                 /* the watcher thread's: a name went */
 };
 
 const char *watcher_available(void)
@@ -184,8 +185,12 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 						 name, strlen(name));
 		inval_inode(w, dir);
 	}
-	/* The inode behind the name now: changed, or one more link of it. */
-	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	/* The inode behind the name now: changed, or one more link of it;
+	 * or nothing, and the file it named may have lost its last name. */
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT && (what & WATCH_EV_ENTRY))
+			w->sweep = true;
+	} else {
 		struct devino id = devino_of(&st);
 
 		child = inode_table_find(w->inodes, &id);
@@ -274,6 +279,11 @@ static gpointer watcher_main(gpointer data)
 			return NULL;
 		}
 		w->backend->parse(buf.bytes, (size_t)n, getpid(), &sink);
+		/* Once per batch: a rm -r outside costs one sweep per read. */
+		if (w->sweep) {
+			w->sweep = false;
+			filedata_sweep_gone(w->maps, w->inodes);
+		}
 	}
 }
 

@@ -60,6 +60,16 @@ void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks);
 void filedata_gone(struct mapcache *maps, const struct devino *id);
 
 /*
+ * Some file may have lost its last name outside the mount (the watcher saw
+ * a name go): every live mapping whose file has no name left is dropped,
+ * so that its space comes back and it stops counting against the budget,
+ * and so is every mapping of a file the kernel no longer knows (nothing
+ * reads it but through a new lookup, which maps it again).  A stat of
+ * each known file; for the watcher's thread, once per batch of events.
+ */
+void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes);
+
+/*
  * The file changed outside the mount; st is what it is now.  Its mapping
  * goes if its identity changed, and a file that shrank under its mapping
  * is read with pread from now on.
@@ -92,6 +102,14 @@ void filedata_use_pread(struct inode *node, enum filedata_pread_why why);
 
 /* Whether the file is read with pread only. */
 bool filedata_reads_by_pread(const struct inode *node);
+
+/*
+ * The daemon looked at the file and found st: a file with no name left
+ * (deleted outside the mount, or unlinked while open) loses its mapping;
+ * returns whether it did.
+ */
+bool filedata_seen(struct mapcache *maps, struct inode *node,
+		   const struct stat *st);
 
 /*
  * The file was opened, and is now st: a mapping of an older identity goes,

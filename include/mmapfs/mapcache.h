@@ -107,6 +107,9 @@ void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map);
 bool mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st);
 
+/* The keys of the live mappings now, most recent first (g_array_unref). */
+GArray *mapcache_live_keys(struct mapcache *mc);
+
 /* Drops every unpinned mapping. */
 void mapcache_drop_all(struct mapcache *mc);
 

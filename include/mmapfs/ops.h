@@ -52,6 +52,8 @@ struct mmapfs {
 	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
 	struct pusher *pusher;               /* NULL when it does not run */
 	struct watcher *watcher;             /* with cache=watched only */
+	struct deferred *deferred;           /* opens that wait on a lease;
+					      * set before the loop starts */
 	struct stats stats;                  /* atomic counters */
 	/*
 	 * Set by mmapfs_init() (before any other request) on a read-only

@@ -182,6 +182,52 @@ static void test_unlink_frees_space(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/*
+ * A file read (so mapped) through the mount, then deleted in SOURCE: its
+ * mapping goes and its space comes back by itself (the watcher's event),
+ * and it no longer counts in the budget.  Held open through the mount, it
+ * stays readable until closed, as natively.
+ */
+static void test_deleted_outside_frees_space(struct mount *m, gconstpointer data)
+{
+	const size_t size = 40 << 20;
+	g_autofree char *s = NULL, *t = NULL;
+	guint64 empty;
+	int fd;
+
+	if (backing_is_fuse()) {
+		g_test_skip("bindfs backing: no watcher sees a deletion in it, and the "
+			    "kernel may keep the file's node without asking the daemon");
+		return;
+	}
+	mount_src_tmpfs(m, "64m");
+	empty = free_bytes(m->src);
+	s = src_path(m, "big");
+	write_random_file(s, size, 7);
+	mount_start(m, NULL);
+	t = mnt_path(m, "big");
+	g_bytes_unref(read_whole(t, 1 << 20));
+	g_assert_cmpuint(mount_stat(m, "maps_live"), ==, 1);
+	g_assert_cmpint(unlink(s), ==, 0);
+	g_assert_true(wait_free(m->src, empty - (1 << 20)));
+	g_assert_cmpuint(mount_stat(m, "maps_live"), ==, 0);
+
+	/* Open through the mount while deleted outside: readable, then freed. */
+	write_random_file(s, size, 8);
+	fd = open(t, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, size - 16), ==, 16);
+	g_assert_cmpint(unlink(s), ==, 0);
+	g_usleep(200000);
+	g_assert_cmpuint(free_bytes(m->src), <=, empty - size);
+	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, 1000), ==, 16);
+	g_assert_cmpint(pread(fd, (char[16]){ 0 }, 16, size - 16), ==, 16);
+	close(fd);
+	g_assert_true(wait_free(m->src, empty - (1 << 20)));
+	g_assert_cmpuint(mount_stat(m, "maps_live"), ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 static void test_client_mmap(struct mount *m, gconstpointer data)
 {
 	g_autofree char *s = NULL, *t = NULL;
@@ -372,6 +418,7 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/rw/write-then-read-mapped", test_write_then_read, NULL);
 	MOUNT_TEST("/rw/shrink-while-reading", test_shrink_while_reading, NULL);
 	MOUNT_TEST("/rw/unlink-frees-space", test_unlink_frees_space, NULL);
+	MOUNT_TEST("/rw/deleted-outside-frees-space", test_deleted_outside_frees_space, NULL);
 	MOUNT_TEST("/rw/client-mmap-shared", test_client_mmap, NULL);
 	MOUNT_TEST("/rw/link-rename-attrs-at-once", test_link_rename_attrs, NULL);
 	MOUNT_TEST("/rw/random-reads-pushed", test_random_reads_pushed, NULL);

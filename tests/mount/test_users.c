@@ -11,11 +11,18 @@
  *     (and set-group-ID on a group-executable file), through the page
  *     cache, with cache=none, O_DIRECT, O_APPEND and truncate; root's
  *     write keeps them.
+ *   - leases: while a user holds write leases and ignores their break,
+ *     opens of her files through the mount wait (as natively, until the
+ *     leases go or lease-break-time passes), and everyone else's requests
+ *     are answered at once: a worker of the daemon never waits on her.
  * The users and groups are the test's own (mmapfs-eve in mmapfs-devs,
  * made with useradd and groupadd when missing); commands run as them with
  * runuser.
  */
+#include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -235,6 +242,117 @@ static void test_set_id(struct mount *m, gconstpointer data)
 	check_set_id(m, data);
 }
 
+#define LEASED 40
+#define HOLD_SECONDS 60     /* the holder's life at most */
+
+/* Holds a write lease on each file named, ignoring the break signal. */
+static const char lease_holder[] =
+	"import fcntl, os, signal, sys, time\n"
+	"signal.signal(signal.SIGIO, signal.SIG_IGN)\n"
+	"fds = []\n"
+	"for p in sys.argv[2:]:\n"
+	"    fd = os.open(p, os.O_RDWR)\n"
+	"    fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)\n"
+	"    fds.append(fd)\n"
+	"print('held', flush=True)\n"
+	"time.sleep(float(sys.argv[1]))\n";
+
+/* Writes text into path in place (a /proc knob takes no rename). */
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, text, strlen(text)), ==, (ssize_t)strlen(text));
+	g_assert_cmpint(close(fd), ==, 0);
+}
+
+static void test_leases_stall_nobody(struct mount *m, gconstpointer data)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *line = NULL, *other = NULL;
+	g_autofree char *opens = NULL;
+	GPid holder, openers;
+	GError *error = NULL;
+	int out_fd, status;
+	gint64 t0, worst = 0;
+	FILE *out;
+
+	mount_for_users(m, NULL);
+	for (int i = 0; i < LEASED; i++) {
+		g_autofree char *name = g_strdup_printf("leased%d", i);
+		g_autofree char *p = src_path(m, name);
+
+		write_text(p, "hers\n");
+		g_assert_cmpint(chown(p, getpwnam(EVE)->pw_uid, (gid_t)-1), ==, 0);
+	}
+	other = src_path(m, "other");
+	write_text(other, "anyone's\n");
+
+	/* The holder ends by itself, so it never outlives the test long. */
+	g_ptr_array_add(argv, g_strdup("runuser"));
+	g_ptr_array_add(argv, g_strdup("-u"));
+	g_ptr_array_add(argv, g_strdup(EVE));
+	g_ptr_array_add(argv, g_strdup("--"));
+	g_ptr_array_add(argv, g_strdup("python3"));
+	g_ptr_array_add(argv, g_strdup("-c"));
+	g_ptr_array_add(argv, g_strdup(lease_holder));
+	g_ptr_array_add(argv, g_strdup_printf("%d", HOLD_SECONDS));
+	for (int i = 0; i < LEASED; i++)
+		g_ptr_array_add(argv, g_strdup_printf("%s/leased%d", m->src, i));
+	g_ptr_array_add(argv, NULL);
+	g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
+				 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+				 NULL, NULL, &holder, NULL, &out_fd, NULL, &error);
+	g_assert_no_error(error);
+	out = fdopen(out_fd, "r");
+	line = g_malloc0(64);
+	g_assert_nonnull(fgets(line, 64, out));
+	g_assert_cmpstr(line, ==, "held\n");
+
+	/* Root opens every leased file through the mount: each waits. */
+	opens = g_strdup_printf("for i in $(seq 0 %d); do cat '%s'/leased$i > /dev/null & done; wait",
+				LEASED - 1, m->mnt);
+	{
+		const char *sh[] = { "sh", "-c", opens, NULL };
+
+		g_spawn_async(NULL, (char **)sh, NULL,
+			      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+			      NULL, NULL, &openers, &error);
+		g_assert_no_error(error);
+	}
+	g_usleep(500000);
+	/* Meanwhile others are answered at once: stat, open, read, list. */
+	t0 = g_get_monotonic_time();
+	for (int i = 0; i < 20; i++) {
+		g_autofree char *t = mnt_path(m, "other");
+		g_autofree char *name = g_strdup_printf("new%d", i);
+		g_autofree char *n = mnt_path(m, name);
+		g_autoptr(GBytes) b = NULL;
+		gint64 start = g_get_monotonic_time();
+		struct stat st;
+
+		g_assert_cmpint(stat(t, &st), ==, 0);
+		b = read_whole(t, 4096);
+		g_assert_cmpuint(g_bytes_get_size(b), ==, 9);
+		write_text(n, "new\n");
+		worst = MAX(worst, g_get_monotonic_time() - start);
+	}
+	g_test_message("others' stat+read+create while %d opens wait on leases: "
+		       "worst %.1f ms, all 20 in %.1f ms", LEASED, worst / 1000.0,
+		       (g_get_monotonic_time() - t0) / 1000.0);
+	/* A worker held by a lease would wait for its break
+	 * (lease-break-time, 45 s by default) or the holder's end. */
+	g_assert_cmpint(worst, <, 3 * G_USEC_PER_SEC);
+	/* The holder goes, its leases with it: every waiting open ends. */
+	kill(holder, SIGTERM);
+	waitpid(holder, NULL, 0);
+	fclose(out);
+	g_assert_cmpint(waitpid(openers, &status, 0), ==, openers);
+	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -245,5 +363,6 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/users/acl-roundtrip", test_acl_roundtrip, NULL);
 	MOUNT_TEST("/users/set-id-cleared", test_set_id, NULL);
 	MOUNT_TEST("/users/set-id-cleared-cache-none", test_set_id, "cache=none");
+	MOUNT_TEST("/users/leases-stall-nobody", test_leases_stall_nobody, NULL);
 	return g_test_run();
 }
