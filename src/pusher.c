@@ -34,8 +34,12 @@
  * sequential reading: it needs no help, and pushing would copy twice. */
 #define READAHEAD_SIZE (64 * 1024)
 #define MAX_REMEMBERED 65536
-/* A listed file's store is tried this many times at most. */
-#define MAX_TRIES 5
+/* A listed file's store is tried this many times at most, the n-th retry
+ * no sooner than RETRY_US << n after the one before (0.5 ms to 32 ms,
+ * 64 ms in all): the kernel makes a listing's inodes when the reader it
+ * woke takes the reply in, which a busy machine may delay. */
+#define MAX_TRIES 8
+#define RETRY_US 250
 
 struct push_job {
 	fuse_ino_t ino;
@@ -44,6 +48,7 @@ struct push_job {
 	off_t start;
 	size_t len;
 	unsigned tries;            /* stores the kernel refused: see push_file() */
+	gint64 retry_at;           /* not tried again before (monotonic, us) */
 };
 
 struct pusher {
@@ -158,14 +163,20 @@ static gpointer pusher_main(gpointer data)
 	struct push_job *j;
 
 	while ((j = g_async_queue_pop(p->queue)) != &stop) {
+		gint64 wait;
+
 		HANDOFF_ACQUIRE(j);
+		/* A retry waits for its time (a job behind it, at most as
+		 * long: 32 ms). */
+		wait = j->retry_at - g_get_monotonic_time();
+		if (j->retry_at && wait > 0)
+			g_usleep((gulong)wait);
 		if (j->map) {
 			push(p, j);
 		} else if (!push_file(p, j) && ++j->tries < MAX_TRIES) {
-			/* Behind the rest of the queue; alone, after a pause
-			 * for the reader to take the listing in. */
-			if (g_async_queue_length(p->queue) <= 0)
-				g_usleep(100 * j->tries);
+			/* Behind the rest of the queue, for the reader to take
+			 * the listing in meanwhile. */
+			j->retry_at = g_get_monotonic_time() + ((gint64)RETRY_US << j->tries);
 			HANDOFF_RELEASE(j);
 			g_async_queue_push(p->queue, j);
 			continue;
