@@ -7,20 +7,7 @@
  *     namespace, where the temporary sbin/ is bound over /usr/local/sbin);
  *   - the manual page and the README name every option --help prints.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/statvfs.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <glib/gstdio.h>
 
 #include "harness.h"
 

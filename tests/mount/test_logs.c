@@ -2,20 +2,11 @@
  * test_logs.c - what the daemon tells its operator: SIGUSR1 writes a
  * summary to the log; -o log_level filters it; detached, it logs to syslog.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <glib/gstdio.h>
 
 #include "harness.h"
 

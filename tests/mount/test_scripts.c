@@ -8,15 +8,10 @@
  *     mounted or created;
  *   - --help and bad usage of every script.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
