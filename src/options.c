@@ -147,7 +147,8 @@ static const struct option_row option_table[] = {
 		  "cache=watched, files are read without opening them in the "
 		  "daemon (only with allow_other or a daemon running as root)" },
 	{ "allow_other", NULL, OPT_FLAG, AT(allow_other),
-	  .help = "let other users in; turns on default_permissions" },
+	  .help = "let other users in; turns on default_permissions: the "
+		  "kernel checks modes and POSIX ACLs for every user" },
 };
 
 static void *field(struct mmapfs_options *opts, const struct option_row *r)
