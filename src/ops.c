@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
@@ -12,10 +13,27 @@
 #include "mmapfs/ops.h"
 #include "mmapfs/policy.h"
 
+/* Descriptors ran out: said once, with the limit in force. */
+static void out_of_descriptors(struct mmapfs *fs)
+{
+	static gint said;
+	struct rlimit rl = { 0 };
+
+	if (g_atomic_int_exchange(&said, 1))
+		return;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	log_warn("out of file descriptors (limit %lu, %u inodes known, each "
+		 "directory holding one): requests fail with EMFILE until the "
+		 "kernel lets some go (said once)", (unsigned long)rl.rlim_cur,
+		 inode_table_size(fs->inodes));
+}
+
 void mmapfs_reply_err(fuse_req_t req, int res)
 {
 	if (res < 0)
 		stats_add(&mmapfs_of(req)->stats.errors, 1);
+	if (res == -EMFILE || res == -ENFILE)
+		out_of_descriptors(mmapfs_of(req));
 	fuse_reply_err(req, res < 0 ? -res : 0);
 }
 

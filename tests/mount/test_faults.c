@@ -333,6 +333,16 @@ static void test_nofile(struct mount *m, gconstpointer data)
 	g_test_message("with 64 descriptors: %d files held open, %d refused", opened, refused);
 	g_assert_cmpint(refused, >, 0);
 	g_assert_cmpint(opened, >, 0);
+	/* Said in the log, once, with the limit. */
+	{
+		g_autofree char *log = NULL;
+		const char *said;
+
+		g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
+		said = strstr(log, "out of file descriptors (limit 64,");
+		g_assert_nonnull(said);
+		g_assert_null(strstr(said + 1, "out of file descriptors"));
+	}
 	for (int i = 0; i < FILES; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
