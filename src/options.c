@@ -166,11 +166,6 @@ const char *mmapfs_watcher_name(enum mmapfs_watcher kind)
 	return kind < G_N_ELEMENTS(watcher_names) - 1 ? watcher_names[kind] : "?";
 }
 
-const char *mmapfs_readdirplus_name(enum mmapfs_readdirplus mode)
-{
-	return mode < G_N_ELEMENTS(readdirplus_names) - 1 ? readdirplus_names[mode] : "?";
-}
-
 char *mmapfs_format_size(uint64_t n)
 {
 	static const char suffixes[] = "KMGT";
@@ -469,7 +464,8 @@ void mmapfs_options_clear(struct mmapfs_options *opts)
 	g_clear_pointer(&opts->mountpoint, g_free);
 }
 
-void mmapfs_help_entry(FILE *out, const char *lhs, const char *text)
+/* Prints one help entry, "    LHS  TEXT", TEXT wrapped under itself. */
+static void help_entry(FILE *out, const char *lhs, const char *text)
 {
 	enum { INDENT = 31, WIDTH = 79 };
 	g_auto(GStrv) words = g_strsplit(text, " ", -1);
@@ -519,6 +515,6 @@ void mmapfs_options_print_help(FILE *out)
 			g_string_append_printf(text, " (%s)", range);
 		if (def)
 			g_string_append_printf(text, " [%s]", def);
-		mmapfs_help_entry(out, lhs, text->str);
+		help_entry(out, lhs, text->str);
 	}
 }

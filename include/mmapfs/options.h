@@ -119,13 +119,9 @@ void mmapfs_options_clear(struct mmapfs_options *opts);
 /* Prints every option of the table, wrapped, with default and range. */
 void mmapfs_options_print_help(FILE *out);
 
-/* Prints one help entry, "    LHS  TEXT", TEXT wrapped under itself. */
-void mmapfs_help_entry(FILE *out, const char *lhs, const char *text);
-
-/* The names the options use ("watched", "fanotify", "always"). */
+/* The names the options use ("watched", "fanotify"). */
 const char *mmapfs_cache_mode_name(enum mmapfs_cache_mode mode);
 const char *mmapfs_watcher_name(enum mmapfs_watcher kind);
-const char *mmapfs_readdirplus_name(enum mmapfs_readdirplus mode);
 
 /*
  * Parses a size: decimal digits with an optional K, M, G or T suffix
