@@ -71,7 +71,7 @@ void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes)
 		/* A handle that no longer opens is a file that is gone. */
 		if (fd == -ENOENT || (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0))
 			filedata_gone(maps, key);
-		inode_fd_put(node, fd);
+		inode_fd_put(inodes, node, fd);
 		inode_unhold(inodes, node);
 	}
 	g_array_unref(keys);

@@ -6,19 +6,30 @@
  * (or a second lookup of the same name) returns the same node.  The table
  * holds every node with a lookup count above zero, and the root always.
  *
- * A node that holds a descriptor keeps its backing inode alive, so the inode
- * number cannot be reused while the node exists.  A node that holds a file
- * handle does not: the file may be deleted behind our back and its number
- * given to a new file.  The handle carries the inode's generation, so a
- * lookup compares handles, and a node whose handle no longer matches is
- * moved from the table to the orphans (it lives on, unreachable by name,
- * until the kernel forgets it, or the table is freed).
+ * No node holds a descriptor, so a backing inode may be deleted behind our
+ * back and its number given to a new file.  A handle carries the inode's
+ * generation, so a lookup compares handles, and a node whose handle no
+ * longer matches is moved from the table to the orphans (it lives on,
+ * unreachable by name, until the kernel forgets it, or the table is freed).
+ * A node reached by name checks (dev, ino) each time it is opened.
+ *
+ * A node reached by name holds its parent (inode_hold), so the chain of
+ * names up to the root, or to a node reached by handle, always exists; a
+ * name is never set to a parent below the node itself, so the chain has no
+ * cycle even when renames outside the mount confuse it.
+ *
+ * The directory descriptor cache: an LRU of O_PATH descriptors keyed by
+ * node, at most t->dir_budget of them.  A descriptor handed out by
+ * inode_fd() counts a user, and is not closed before its inode_fd_put():
+ * eviction passes over it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mmapfs/fstype.h"
@@ -27,6 +38,27 @@
 /* The memory target: a million nodes in 64-byte malloc chunks. */
 G_STATIC_ASSERT(sizeof(struct inode) <= 56);
 
+/* Nodes reached by name in a chain with no descriptor cached: a deeper
+ * chain answers ELOOP rather than use the stack without bound. */
+#define NAME_CHAIN_MAX 256
+
+/* A name that led elsewhere: how often the node is looked for again, and
+ * how many entries of its directory are searched each time. */
+#define NAME_RETRIES 3
+#define SCAN_MAX 4096
+
+struct inode_name {
+	struct inode *parent;   /* held by this name */
+	char name[];
+};
+
+struct dir_fd {
+	struct inode *dir;
+	int fd;                 /* O_PATH | O_NOFOLLOW */
+	unsigned users;         /* handed out and not yet put back */
+	GList link;             /* in inode_table.lru */
+};
+
 struct inode_table {
 	pthread_mutex_t lock;
 	GHashTable *nodes;      /* (dev, ino) -> node; protected by lock */
@@ -34,34 +66,223 @@ struct inode_table {
 				 * number was reused) that the kernel still
 				 * knows; protected by lock */
 	struct inode *root;     /* immutable */
+	int root_fd;            /* immutable: the root's O_PATH descriptor */
 	bool use_handles;       /* immutable */
 	int mount_id;           /* the root's mount, where handles are valid */
 	int mount_fd;           /* the root, opened for open_by_handle_at(),
 				 * which refuses O_PATH descriptors */
 	struct inode_dir_watch watch;  /* set while no request runs */
+
+	/* The directory descriptor cache.  fds_lock is never held together
+	 * with lock. */
+	pthread_mutex_t fds_lock;
+	GHashTable *dir_fds;    /* node -> struct dir_fd; protected by fds_lock */
+	GQueue lru;             /* of dir_fd.link, most recent first;
+				 * protected by fds_lock */
+	unsigned dir_budget;    /* immutable */
 };
 
-static struct inode *node_new(int fd, const struct stat *st,
-			      struct file_handle *handle)
+static int node_fd(struct inode_table *t, struct inode *node, unsigned depth);
+
+/* ---- the directory descriptor cache ---- */
+
+/*
+ * Enters fd as dir's descriptor (or, if another thread entered one first,
+ * closes fd) and returns the cached one, with a user counted if use.
+ * Closes what falls out of the cache.
+ */
+static int dir_fd_add(struct inode_table *t, struct inode *dir, int fd,
+		      bool use)
+{
+	g_autoptr(GArray) evicted = g_array_new(FALSE, FALSE, sizeof(int));
+	struct dir_fd *d;
+	int cached;
+
+	pthread_mutex_lock(&t->fds_lock);
+	d = g_hash_table_lookup(t->dir_fds, dir);
+	if (!d) {
+		d = g_new0(struct dir_fd, 1);
+		d->dir = dir;
+		d->fd = fd;
+		d->link.data = d;
+		g_hash_table_insert(t->dir_fds, dir, d);
+		g_queue_push_head_link(&t->lru, &d->link);
+		fd = -1;
+		for (GList *l = t->lru.tail; l && t->lru.length > t->dir_budget;) {
+			struct dir_fd *old = l->data;
+
+			l = l->prev;
+			if (old->users)
+				continue;
+			g_queue_unlink(&t->lru, &old->link);
+			g_hash_table_remove(t->dir_fds, old->dir);
+			g_array_append_val(evicted, old->fd);
+			g_free(old);
+		}
+	}
+	if (use)
+		d->users++;
+	cached = d->fd;
+	pthread_mutex_unlock(&t->fds_lock);
+
+	if (fd >= 0)
+		close(fd);
+	for (guint i = 0; i < evicted->len; i++)
+		close(g_array_index(evicted, int, i));
+	return cached;
+}
+
+/* dir's cached descriptor, with a user counted; or -1. */
+static int dir_fd_use(struct inode_table *t, struct inode *dir)
+{
+	struct dir_fd *d;
+	int fd = -1;
+
+	pthread_mutex_lock(&t->fds_lock);
+	d = g_hash_table_lookup(t->dir_fds, dir);
+	if (d) {
+		d->users++;
+		g_queue_unlink(&t->lru, &d->link);
+		g_queue_push_head_link(&t->lru, &d->link);
+		fd = d->fd;
+	}
+	pthread_mutex_unlock(&t->fds_lock);
+	return fd;
+}
+
+/* Gives back a user of dir's cached fd; false if fd is not the cached one. */
+static bool dir_fd_unuse(struct inode_table *t, struct inode *dir, int fd)
+{
+	struct dir_fd *d;
+	bool found;
+
+	pthread_mutex_lock(&t->fds_lock);
+	d = g_hash_table_lookup(t->dir_fds, dir);
+	found = d && d->fd == fd && d->users > 0;
+	if (found)
+		d->users--;
+	pthread_mutex_unlock(&t->fds_lock);
+	return found;
+}
+
+/* Closes dir's cached descriptor: dir is being freed. */
+static void dir_fd_drop(struct inode_table *t, struct inode *dir)
+{
+	struct dir_fd *d;
+
+	pthread_mutex_lock(&t->fds_lock);
+	d = g_hash_table_lookup(t->dir_fds, dir);
+	if (d) {
+		g_queue_unlink(&t->lru, &d->link);
+		g_hash_table_remove(t->dir_fds, dir);
+	}
+	pthread_mutex_unlock(&t->fds_lock);
+	if (!d)
+		return;
+	/* A node is freed only once nothing uses it. */
+	g_warn_if_fail(d->users == 0);
+	if (d->users == 0)
+		close(d->fd);
+	g_free(d);
+}
+
+unsigned inode_table_dir_fds(struct inode_table *t, unsigned *budget)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&t->fds_lock);
+	n = t->lru.length;
+	pthread_mutex_unlock(&t->fds_lock);
+	if (budget)
+		*budget = t->dir_budget;
+	return n;
+}
+
+/* ---- nodes ---- */
+
+static struct inode_name *name_new(struct inode *parent, const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct inode_name *n = g_malloc(sizeof(*n) + len);
+
+	n->parent = parent;
+	memcpy(n->name, name, len);
+	return n;
+}
+
+/* Whether node is parent or one of its ancestors by name.  Under lock. */
+static bool is_ancestor(const struct inode *node, const struct inode *parent)
+{
+	for (const struct inode *p = parent; p; ) {
+		if (p == node)
+			return true;
+		p = p->by_name ? p->reach.name->parent : NULL;
+	}
+	return false;
+}
+
+/*
+ * Makes node (reached by name) reached by name in parent from now on.
+ * Under lock.  Returns the old parent, whose hold the caller gives back
+ * with inode_unhold() once the lock is released; or NULL.
+ */
+static struct inode *rename_locked(struct inode *node, struct inode *parent,
+				   const char *name)
+{
+	struct inode_name *old = node->reach.name;
+	struct inode *old_parent = old->parent;
+
+	if (old_parent == parent && !strcmp(old->name, name))
+		return NULL;
+	if (is_ancestor(node, parent))
+		return NULL;    /* a stale chain: keep the old name */
+	parent->holds++;
+	node->reach.name = name_new(parent, name);
+	g_free(old);
+	return old_parent;
+}
+
+/* A node with one lookup reference; reached by handle, else by name. */
+static struct inode *node_new(const struct stat *st, struct file_handle *handle,
+			      struct inode *parent, const char *name)
 {
 	struct inode *n = g_new0(struct inode, 1);
 
 	n->id = devino_of(st);
-	n->fd = fd;
-	n->handle = handle;
 	n->type = st->st_mode & S_IFMT;
 	n->nlookup = 1;
+	if (handle) {
+		n->reach.handle = handle;
+	} else if (parent) {
+		n->by_name = 1;
+		n->reach.name = name_new(parent, name);
+		parent->holds++;        /* under the table lock */
+	}
 	return n;
 }
 
+static void node_free_memory(struct inode *n)
+{
+	if (n->by_name)
+		g_free(n->reach.name);
+	else
+		g_free(n->reach.handle);
+	g_free(n);
+}
+
+/* Frees a node that nothing uses any more (neither lookups nor holds). */
 static void node_free(struct inode_table *t, struct inode *n)
 {
-	if (n->type == S_IFDIR && t->watch.removed)
-		t->watch.removed(t->watch.data, n);
-	if (n->fd >= 0)
-		close(n->fd);
-	g_free(n->handle);
-	g_free(n);
+	struct inode *parent = n->by_name ? n->reach.name->parent : NULL;
+
+	if (n->type == S_IFDIR) {
+		if (t->watch.removed)
+			t->watch.removed(t->watch.data, n);
+		dir_fd_drop(t, n);
+	}
+	node_free_memory(n);
+	if (parent)
+		inode_unhold(t, parent);
 }
 
 /* The handle of what fd holds (g_free it) and its mount, or NULL. */
@@ -94,9 +315,9 @@ static bool probe_handles(struct inode_table *t)
 	/* A FUSE filesystem's handle names its node, and a high-level FUSE
 	 * daemon (bindfs, sshfs) gives each hard link a node of its own: two
 	 * handles for one inode would look like an inode number reused. */
-	if (fstype_is_fuse(t->root->fd))
+	if (fstype_is_fuse(t->root_fd))
 		return false;
-	h = handle_of(t->root->fd, &t->mount_id);
+	h = handle_of(t->root_fd, &t->mount_id);
 	if (!h)
 		return false;
 	fd = open_by_handle_at(t->mount_fd, h, O_PATH | O_CLOEXEC);
@@ -106,7 +327,20 @@ static bool probe_handles(struct inode_table *t)
 	return true;
 }
 
-struct inode_table *inode_table_new(const char *source, GError **error)
+/* The default directory budget: an eighth of the descriptors we may open. */
+static unsigned default_dir_budget(void)
+{
+	struct rlimit rl;
+	rlim_t n = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n = rl.rlim_cur;
+	return CLAMP(n / 8, 16, 4096);
+}
+
+struct inode_table *inode_table_new(const char *source,
+				    const struct inode_table_params *params,
+				    GError **error)
 {
 	struct inode_table *t;
 	struct stat st;
@@ -124,32 +358,65 @@ struct inode_table *inode_table_new(const char *source, GError **error)
 	}
 	t = g_new0(struct inode_table, 1);
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->fds_lock, NULL);
 	t->nodes = g_hash_table_new(devino_hash, devino_equal);
 	t->orphans = g_hash_table_new(NULL, NULL);
-	t->root = node_new(fd, &st, NULL);
+	t->dir_fds = g_hash_table_new(NULL, NULL);
+	g_queue_init(&t->lru);
+	t->dir_budget = params && params->dir_fds ? params->dir_fds
+						  : default_dir_budget();
+	t->root_fd = fd;
+	t->root = node_new(&st, NULL, NULL, NULL);
 	g_hash_table_insert(t->nodes, &t->root->id, t->root);
 	t->mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	t->use_handles = t->mount_fd >= 0 && probe_handles(t);
+	t->use_handles = !(params && params->no_handles) && t->mount_fd >= 0 &&
+			 probe_handles(t);
 	return t;
+}
+
+/* Adds n and, through its names, every node it holds to set. */
+static void gather(GHashTable *set, struct inode *n)
+{
+	while (n && g_hash_table_add(set, n))
+		n = n->by_name ? n->reach.name->parent : NULL;
 }
 
 void inode_table_free(struct inode_table *t)
 {
+	g_autoptr(GHashTable) all = NULL;
 	GHashTableIter it;
 	gpointer value;
 
 	if (!t)
 		return;
+	/* Nodes the kernel forgot but a child's name still holds are in
+	 * neither table: they are found through their children. */
+	all = g_hash_table_new(NULL, NULL);
 	g_hash_table_iter_init(&it, t->nodes);
 	while (g_hash_table_iter_next(&it, NULL, &value))
-		node_free(t, value);
+		gather(all, value);
 	g_hash_table_iter_init(&it, t->orphans);
 	while (g_hash_table_iter_next(&it, &value, NULL))
-		node_free(t, value);
+		gather(all, value);
+	g_hash_table_iter_init(&it, all);
+	while (g_hash_table_iter_next(&it, &value, NULL)) {
+		struct inode *n = value;
+
+		if (n->type == S_IFDIR && t->watch.removed)
+			t->watch.removed(t->watch.data, n);
+	}
+	g_hash_table_iter_init(&it, all);
+	while (g_hash_table_iter_next(&it, &value, NULL)) {
+		dir_fd_drop(t, value);
+		node_free_memory(value);
+	}
 	g_hash_table_unref(t->nodes);
 	g_hash_table_unref(t->orphans);
+	g_hash_table_unref(t->dir_fds);
+	close(t->root_fd);
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
+	pthread_mutex_destroy(&t->fds_lock);
 	pthread_mutex_destroy(&t->lock);
 	g_free(t);
 }
@@ -213,25 +480,30 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 		 const char *name, struct stat *st, struct inode **out)
 {
 	struct file_handle *handle = NULL;
-	struct inode *n;
+	struct inode *n, *unhold = NULL;
 	bool added = false;
-	int fd;
+	int fd, pfd;
 
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..") ||
 	    strchr(name, '/'))
 		return -EINVAL;
-	fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	pfd = inode_fd(t, parent);
+	if (pfd < 0)
+		return pfd;
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		fd = -errno;
+	inode_fd_put(t, parent, pfd);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, st) < 0) {
 		int e = errno;
 
 		close(fd);
 		return -e;
 	}
-	/* Directories keep their descriptor: they are every lookup's parent.
-	 * Handles are opened through the root: only those of its mount. */
-	if (t->use_handles && !S_ISDIR(st->st_mode)) {
+	/* Handles are opened through the root: only those of its mount. */
+	if (t->use_handles) {
 		int mount_id;
 
 		handle = handle_of(fd, &mount_id);
@@ -241,7 +513,8 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 
 	pthread_mutex_lock(&t->lock);
 	n = g_hash_table_lookup(t->nodes, &(struct devino){ st->st_dev, st->st_ino });
-	if (n && n->handle && (!handle || !same_handle(n->handle, handle))) {
+	if (n && !n->by_name && n->reach.handle &&
+	    (!handle || !same_handle(n->reach.handle, handle))) {
 		/* That inode number now belongs to another file. */
 		g_hash_table_remove(t->nodes, &n->id);
 		g_hash_table_add(t->orphans, n);
@@ -250,24 +523,48 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	if (n) {
 		if (n->nlookup < UINT32_MAX)
 			n->nlookup++;
+		if (n->by_name)
+			unhold = rename_locked(n, parent, name);
 	} else {
-		n = node_new(handle ? -1 : fd, st, handle);
+		n = node_new(st, handle, parent, name);
 		g_hash_table_insert(t->nodes, &n->id, n);
 		added = S_ISDIR(st->st_mode);
-		if (!handle)
-			fd = -1;
 		handle = NULL;
 	}
 	pthread_mutex_unlock(&t->lock);
 
-	if (fd >= 0)
-		close(fd);
 	g_free(handle);
+	if (unhold)
+		inode_unhold(t, unhold);
+	/* The next lookup in a directory is likely one in this one. */
+	if (S_ISDIR(st->st_mode))
+		dir_fd_add(t, n, fd, false);
+	else
+		close(fd);
 	/* The caller's lookup reference keeps n alive meanwhile. */
 	if (added && t->watch.added)
 		t->watch.added(t->watch.data, n);
 	*out = n;
 	return 0;
+}
+
+void inode_renamed(struct inode_table *t, struct inode *dir, const char *name)
+{
+	struct inode *n, *unhold = NULL;
+	struct stat st;
+	int pfd = inode_fd(t, dir);
+	int res = pfd < 0 ? pfd : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
+
+	inode_fd_put(t, dir, pfd);
+	if (res < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	n = g_hash_table_lookup(t->nodes, &(struct devino){ st.st_dev, st.st_ino });
+	if (n && n->by_name)
+		unhold = rename_locked(n, dir, name);
+	pthread_mutex_unlock(&t->lock);
+	if (unhold)
+		inode_unhold(t, unhold);
 }
 
 void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
@@ -330,26 +627,151 @@ unsigned inode_table_size(struct inode_table *t)
 static int open_handle(struct inode_table *t, const struct inode *node,
 		       int flags)
 {
-	int fd = open_by_handle_at(t->mount_fd, node->handle, flags | O_CLOEXEC);
+	int fd = open_by_handle_at(t->mount_fd, node->reach.handle, flags | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOMEM)
-		fd = open_by_handle_at(t->mount_fd, node->handle, flags | O_CLOEXEC);
+		fd = open_by_handle_at(t->mount_fd, node->reach.handle, flags | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ESTALE || errno == ENOMEM ? -ENOENT : -errno;
 	return fd;
 }
 
-int inode_fd(struct inode_table *t, const struct inode *node)
+/* openat(pfd, name), checked to be node's inode; or -errno (-ENOENT: the
+ * name leads elsewhere now). */
+static int open_checked(const struct inode *node, int pfd, const char *name,
+			int flags)
 {
-	if (node->fd >= 0)
-		return node->fd;
-	return open_handle(t, node, O_PATH);
+	struct stat st;
+	int fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 ||
+	    !devino_equal(&node->id, &(struct devino){ st.st_dev, st.st_ino })) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
 }
 
-void inode_fd_put(const struct inode *node, int fd)
+/*
+ * node's entry among the first SCAN_MAX entries of the directory pfd,
+ * opened, with its name in *found; or -ENOENT.  For a name that led
+ * elsewhere: renamed (or exchanged) in SOURCE, in the same directory.
+ */
+static int scan_for(const struct inode *node, int pfd, int flags, char **found)
 {
-	if (fd >= 0 && fd != node->fd)
-		close(fd);
+	int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	unsigned seen = 0;
+	int fd = -ENOENT;
+	DIR *dp;
+
+	if (dfd < 0)
+		return -ENOENT;
+	dp = fdopendir(dfd);
+	if (!dp) {
+		close(dfd);
+		return -ENOENT;
+	}
+	while (fd == -ENOENT && seen++ < SCAN_MAX && (de = readdir(dp))) {
+		if (de->d_ino != node->id.ino)
+			continue;
+		fd = open_checked(node, pfd, de->d_name, flags);
+		if (fd >= 0)
+			*found = g_strdup(de->d_name);
+	}
+	closedir(dp);
+	return fd;
+}
+
+/* Whether node is still reached by name in parent.  Takes lock. */
+static bool name_is(struct inode_table *t, struct inode *node,
+		    const struct inode *parent, const char *name)
+{
+	bool same;
+
+	pthread_mutex_lock(&t->lock);
+	same = node->reach.name->parent == parent &&
+	       !strcmp(node->reach.name->name, name);
+	pthread_mutex_unlock(&t->lock);
+	return same;
+}
+
+/*
+ * Opens node (reached by name) with flags, which hold O_PATH: by its name
+ * in its parent's descriptor, checked to be the same inode.  A name that
+ * leads elsewhere is read again (a rename through the mount records the
+ * new one just after it is made), and then looked for in the parent,
+ * where the node is found under its new name; renames racing this get a
+ * few tries.
+ */
+static int open_by_name(struct inode_table *t, struct inode *node, int flags,
+			unsigned depth)
+{
+	for (unsigned tries = 0;; tries++) {
+		g_autofree char *name = NULL, *found = NULL;
+		struct inode *parent, *unhold = NULL;
+		bool moved = false;
+		int pfd, fd;
+
+		pthread_mutex_lock(&t->lock);
+		parent = node->reach.name->parent;
+		name = g_strdup(node->reach.name->name);
+		parent->holds++;
+		pthread_mutex_unlock(&t->lock);
+
+		pfd = depth < NAME_CHAIN_MAX ? node_fd(t, parent, depth + 1) : -ELOOP;
+		fd = pfd < 0 ? pfd : open_checked(node, pfd, name, flags);
+		if (fd == -ENOENT) {
+			moved = !name_is(t, node, parent, name);
+			if (!moved)
+				fd = scan_for(node, pfd, flags, &found);
+		}
+		if (found) {
+			pthread_mutex_lock(&t->lock);
+			if (node->reach.name->parent == parent &&
+			    !strcmp(node->reach.name->name, name))
+				unhold = rename_locked(node, parent, found);
+			pthread_mutex_unlock(&t->lock);
+		}
+		inode_fd_put(t, parent, pfd);
+		inode_unhold(t, parent);
+		if (unhold)
+			inode_unhold(t, unhold);
+		/* Renames racing us may hide it for a moment: try again. */
+		if (fd != -ENOENT || tries >= NAME_RETRIES)
+			return fd;
+	}
+}
+
+static int node_fd(struct inode_table *t, struct inode *node, unsigned depth)
+{
+	int fd;
+
+	if (node == t->root)
+		return t->root_fd;
+	if (node->type == S_IFDIR && (fd = dir_fd_use(t, node)) >= 0)
+		return fd;
+	fd = node->by_name ? open_by_name(t, node, O_PATH, depth)
+			   : open_handle(t, node, O_PATH);
+	if (fd >= 0 && node->type == S_IFDIR)
+		fd = dir_fd_add(t, node, fd, true);
+	return fd;
+}
+
+int inode_fd(struct inode_table *t, struct inode *node)
+{
+	return node_fd(t, node, 0);
+}
+
+void inode_fd_put(struct inode_table *t, struct inode *node, int fd)
+{
+	if (fd < 0 || node == t->root)
+		return;
+	if (node->type == S_IFDIR && dir_fd_unuse(t, node, fd))
+		return;
+	close(fd);
 }
 
 guint64 inode_data_stamp(const struct stat *st)
@@ -361,16 +783,24 @@ guint64 inode_data_stamp(const struct stat *st)
 	return (h ^ (h >> 33)) | 1;
 }
 
-int inode_open(struct inode_table *t, const struct inode *node, int flags)
+int inode_open(struct inode_table *t, struct inode *node, int flags)
 {
 	char path[PROC_FD_PATH_MAX];
-	int fd;
+	int pathfd, fd;
 
-	if (node->fd < 0)
+	if (node != t->root && !node->by_name)
 		return open_handle(t, node, flags);
-	proc_fd_path(node->fd, path);
+	/* Through an O_PATH descriptor checked to be node's: a stale name
+	 * must not open (or truncate) another file. */
+	pathfd = inode_fd(t, node);
+	if (pathfd < 0)
+		return pathfd;
+	proc_fd_path(pathfd, path);
 	fd = open(path, flags | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		fd = -errno;
+	inode_fd_put(t, node, pathfd);
+	return fd;
 }
 
 int inode_file_fd(struct inode_table *t, struct inode_file *f)

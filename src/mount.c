@@ -56,9 +56,9 @@ void mmapfs_handles_free_all(struct mmapfs *fs)
 }
 
 /*
- * Directories (and, without file handles, every known inode) hold a
- * descriptor: take every descriptor we may, up to fs.nr_open where the
- * hard limit may be raised.
+ * Open files hold a descriptor each, and the directory cache an eighth of
+ * the limit (inode.h): take every descriptor we may, up to fs.nr_open
+ * where the hard limit may be raised.
  */
 static void raise_nofile_limit(void)
 {
@@ -112,7 +112,7 @@ static bool fs_open(struct mmapfs *fs, const struct mmapfs_options *opts)
 	g_autoptr(GError) error = NULL;
 
 	*fs = (struct mmapfs){ .opts = opts };
-	fs->inodes = inode_table_new(opts->source, &error);
+	fs->inodes = inode_table_new(opts->source, NULL, &error);
 	if (!fs->inodes) {
 		log_error("%s", error->message);
 		return false;
@@ -152,7 +152,7 @@ static bool choose_cache(struct mmapfs *fs)
 
 	fd = inode_fd(fs->inodes, root);
 	blind = fstype_blind(fd);
-	inode_fd_put(root, fd);
+	inode_fd_put(fs->inodes, root, fd);
 	if (policy_wants_watcher(opts, blind))
 		fs->watcher = watcher_new(opts->watcher, fs->inodes, fs->maps,
 					  &watcher_error);
@@ -207,10 +207,17 @@ static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
 			log_info("readahead stays at the kernel's default: %s",
 				 g_strerror(-res));
 	}
-	if (!inode_table_uses_handles(fs->inodes))
-		log_info("files are reached by descriptor (no file handles here): "
-			 "at most about %lu inodes can be known at once",
-			 nofile_limit());
+	{
+		unsigned budget;
+
+		inode_table_dir_fds(fs->inodes, &budget);
+		log_info("inodes are reached by %s; at most %u directory "
+			 "descriptors are kept open (limit %lu)",
+			 inode_table_uses_handles(fs->inodes) ? "file handle"
+			 : "name (no file handles here: renames outside the mount "
+			   "are seen once the new name is looked up)",
+			 budget, nofile_limit());
+	}
 	return true;
 }
 

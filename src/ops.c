@@ -22,10 +22,11 @@ static void out_of_descriptors(struct mmapfs *fs)
 	if (g_atomic_int_exchange(&said, 1))
 		return;
 	getrlimit(RLIMIT_NOFILE, &rl);
-	log_warn("out of file descriptors (limit %lu, %u inodes known, each "
-		 "directory holding one): requests fail with EMFILE until the "
-		 "kernel lets some go (said once)", (unsigned long)rl.rlim_cur,
-		 inode_table_size(fs->inodes));
+	log_warn("out of file descriptors (limit %lu, %u inodes known, %u "
+		 "directory descriptors cached): requests fail with EMFILE "
+		 "until open files are closed (said once)",
+		 (unsigned long)rl.rlim_cur, inode_table_size(fs->inodes),
+		 inode_table_dir_fds(fs->inodes, NULL));
 }
 
 void mmapfs_reply_err(fuse_req_t req, int res)

@@ -33,6 +33,7 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 	mapcache_get_stats(fs->maps, &out->maps);
 	out->sigbus_recovered = safecopy_recoveries();
 	out->inodes = inode_table_size(fs->inodes);
+	out->dir_fds = inode_table_dir_fds(fs->inodes, NULL);
 	out->cache_mode = mmapfs_cache_mode_name(fs->cache);
 	if (fs->watcher) {
 		out->watcher = watcher_name(fs->watcher);

@@ -37,11 +37,14 @@ void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct inode *node = mmapfs_inode(req, ino);
 	struct dir_handle *d;
-	int fd;
+	int pathfd = mmapfs_node_fd(req, node);
+	int fd = pathfd < 0 ? pathfd : openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	fd = openat(node->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && pathfd >= 0)
+		fd = -errno;
+	mmapfs_node_fd_put(req, node, pathfd);
 	if (fd < 0) {
-		mmapfs_reply_err(req, -errno);
+		mmapfs_reply_err(req, fd);
 		return;
 	}
 	d = g_new0(struct dir_handle, 1);

@@ -232,39 +232,81 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	finish_open(req, node, fd, fi);
 }
 
+/* A create, made at once or, waiting for a lease, on the deferred pool. */
+struct creating {
+	fuse_req_t req;
+	struct inode *dir;      /* the kernel holds it while it waits for us */
+	const char *name;       /* owned once deferred */
+	mode_t mode;
+	struct fuse_file_info fi;
+	int nonblock;           /* O_NONBLOCK, or 0: may wait */
+};
+
+/* Makes c's file as the caller, and replies; or, if it would wait for a
+ * lease and c->nonblock is set, returns false having done nothing. */
+static bool create_now(struct creating *c)
+{
+	fuse_req_t req = c->req;
+	struct mmapfs *fs = mmapfs_of(req);
+	struct fuse_entry_param e;
+	struct creds_saved saved;
+	/* Before becoming the caller: opening by handle is the daemon's. */
+	int dfd = mmapfs_node_fd(req, c->dir);
+	int fd = dfd < 0 ? dfd : creds_become(req, CREDS_CREATE, &saved);
+	int res;
+
+	if (fd == 0) {
+		fd = create_backing(dfd, c->name, c->fi.flags | c->nonblock,
+				    O_CREAT | O_NOFOLLOW | (c->fi.flags & O_EXCL),
+				    c->mode);
+		creds_restore(&saved);
+	}
+	mmapfs_node_fd_put(req, c->dir, dfd);
+	if (fd == -EWOULDBLOCK && c->nonblock)
+		return false;
+	res = fd < 0 ? fd : mmapfs_do_lookup(req, c->dir, c->name, &e);
+	if (res == 0) {
+		res = open_file_new(fs, mmapfs_inode(req, e.ino), fd, &c->fi);
+		fd = -1;        /* taken */
+		if (res < 0)
+			inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (res < 0)
+		mmapfs_reply_err(req, res);
+	else
+		reply_open(req, &c->fi, &e);
+	return true;
+}
+
+static void create_waiting(void *data)
+{
+	struct creating *c = data;
+
+	c->nonblock = 0;
+	create_now(c);
+	g_free((char *)c->name);
+	g_free(c);
+}
+
 void mmapfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct mmapfs *fs = mmapfs_of(req);
-	struct inode *dir = mmapfs_inode(req, parent);
-	struct fuse_entry_param e;
-	struct creds_saved saved;
-	int fd, res;
+	struct creating c = {
+		.req = req, .dir = mmapfs_inode(req, parent), .name = name,
+		.mode = mode, .fi = *fi,
+		/* An existing file another process holds a lease on: as in
+		 * mmapfs_op_open(). */
+		.nonblock = !(fi->flags & (O_NONBLOCK | O_EXCL)) && fs->deferred ?
+			    O_NONBLOCK : 0,
+	};
 
-	res = creds_become(req, CREDS_CREATE, &saved);
-	if (res < 0) {
-		mmapfs_reply_err(req, res);
+	if (create_now(&c))
 		return;
-	}
-	fd = create_backing(dir->fd, name, fi->flags,
-			    O_CREAT | O_NOFOLLOW | (fi->flags & O_EXCL), mode);
-	res = fd < 0 ? fd : 0;
-	creds_restore(&saved);
-	if (res == 0)
-		res = mmapfs_do_lookup(req, dir, name, &e);
-	if (res < 0) {
-		if (fd >= 0)
-			close(fd);
-		mmapfs_reply_err(req, res);
-		return;
-	}
-	res = open_file_new(fs, mmapfs_inode(req, e.ino), fd, fi);
-	if (res < 0) {
-		inode_forget(fs->inodes, mmapfs_inode(req, e.ino), 1);
-		mmapfs_reply_err(req, res);
-		return;
-	}
-	reply_open(req, fi, &e);
+	c.name = g_strdup(name);
+	deferred_run(fs->deferred, create_waiting, g_memdup2(&c, sizeof(c)));
 }
 
 void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
+#include "mmapfs/deferred.h"
 #include "mmapfs/filedata.h"
 #include "mmapfs/ops.h"
 
@@ -56,10 +57,14 @@ void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct inode *node = mmapfs_inode(req, ino);
 	struct stat st;
-	int fd = mmapfs_node_fd(req, node);
+	/* fstat() of an open file: its descriptor, which still reaches it
+	 * once its last name is gone. */
+	int ofd = fi ? mmapfs_open_file_fd(fi) : -1;
+	int fd = ofd >= 0 ? ofd : mmapfs_node_fd(req, node);
 	int res = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
 
-	inode_fd_put(node, fd);
+	if (fd != ofd)
+		mmapfs_node_fd_put(req, node, fd);
 	if (res == 0)
 		filedata_seen(mmapfs_of(req)->maps, node, &st);
 	if (res < 0)
@@ -80,12 +85,32 @@ static struct timespec time_to_set(int to_set, int set_bit, int now_bit,
 }
 
 /*
+ * truncate(2) of the regular file at path.  With nonblock (O_NONBLOCK),
+ * through an open for writing, which answers -EWOULDBLOCK (and starts the
+ * break) where another process holds a lease, rather than wait for it.
+ */
+static int truncate_file(const char *path, off_t size, int nonblock)
+{
+	int fd, res;
+
+	if (!nonblock)
+		return truncate(path, size) < 0 ? -errno : 0;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	res = ftruncate(fd, size) < 0 ? -errno : 0;
+	close(fd);
+	return res;
+}
+
+/*
  * Applies one setattr request to node, whose O_PATH descriptor is fd;
- * returns 0 or a negative errno.
+ * returns 0 or a negative errno (-EWOULDBLOCK, with nonblock, where a
+ * truncate would wait for a lease).
  */
 static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int fd,
 		      const struct stat *attr, int to_set,
-		      struct fuse_file_info *fi)
+		      struct fuse_file_info *fi, int nonblock)
 {
 	char path[PROC_FD_PATH_MAX];
 
@@ -118,6 +143,8 @@ static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int
 			return res;
 		if (ofd >= 0)
 			res = ftruncate(ofd, attr->st_size) < 0 ? -errno : 0;
+		else if (S_ISREG(node->type))
+			res = truncate_file(path, attr->st_size, nonblock);
 		else
 			res = truncate(path, attr->st_size) < 0 ? -errno : 0;
 		creds_restore(&saved);
@@ -145,22 +172,64 @@ static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int
 	return 0;
 }
 
-void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+/* A setattr, made at once or, waiting for a lease, on the deferred pool. */
+struct setting {
+	fuse_req_t req;
+	fuse_ino_t ino;         /* the kernel holds it while it waits for us */
+	struct stat attr;
+	int to_set;
+	struct fuse_file_info fi;
+	bool has_fi;
+	int nonblock;           /* O_NONBLOCK, or 0: may wait */
+};
+
+/* Applies s and replies; or, if a truncate would wait for a lease and
+ * s->nonblock is set, returns false (what came before it is made again). */
+static bool setattr_now(struct setting *s)
 {
+	fuse_req_t req = s->req;
 	struct mmapfs *fs = mmapfs_of(req);
-	struct inode *node = mmapfs_inode(req, ino);
+	struct inode *node = mmapfs_inode(req, s->ino);
 	struct stat st;
 	int fd = mmapfs_node_fd(req, node);
-	int res = fd < 0 ? fd : do_setattr(req, fs, node, fd, attr, to_set, fi);
+	int res = fd < 0 ? fd : do_setattr(req, fs, node, fd, &s->attr, s->to_set,
+					   s->has_fi ? &s->fi : NULL, s->nonblock);
 
 	if (res == 0 && fstat(fd, &st) < 0)
 		res = -errno;
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, node, fd);
+	if (res == -EWOULDBLOCK && s->nonblock)
+		return false;
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else
 		fuse_reply_attr(req, &st, fs->timeout);
+	return true;
+}
+
+static void setattr_waiting(void *data)
+{
+	struct setting *s = data;
+
+	s->nonblock = 0;
+	setattr_now(s);
+	g_free(s);
+}
+
+void mmapfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct setting s = {
+		.req = req, .ino = ino, .attr = *attr, .to_set = to_set,
+		.fi = fi ? *fi : (struct fuse_file_info){ 0 }, .has_fi = fi != NULL,
+		/* A truncate of a file another process holds a lease on: as
+		 * in mmapfs_op_open(). */
+		.nonblock = fs->deferred ? O_NONBLOCK : 0,
+	};
+
+	if (!setattr_now(&s))
+		deferred_run(fs->deferred, setattr_waiting, g_memdup2(&s, sizeof(s)));
 }
 
 void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -173,7 +242,7 @@ void mmapfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	n = fd;
 	if (fd >= 0 && (n = readlinkat(fd, "", buf, sizeof(buf))) < 0)
 		n = -errno;
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, node, fd);
 	if (n < 0) {
 		mmapfs_reply_err(req, (int)n);
 		return;
@@ -202,7 +271,7 @@ void mmapfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		proc_fd_path(fd, path);
 		res = faccessat(AT_FDCWD, path, mask, 0) < 0 ? -errno : 0;
 	}
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, node, fd);
 	mmapfs_reply_err(req, res);
 }
 
@@ -213,7 +282,7 @@ void mmapfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	int fd = mmapfs_node_fd(req, node);
 	int res = fd < 0 ? fd : fstatvfs(fd, &sv) < 0 ? -errno : 0;
 
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, node, fd);
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else

@@ -31,46 +31,62 @@ static void reply_created(fuse_req_t req, struct inode *parent,
 		fuse_reply_entry(req, &e);
 }
 
-void mmapfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode, dev_t rdev)
+/* What make_entry() makes. */
+struct new_entry {
+	enum { NEW_NODE, NEW_DIR, NEW_SYMLINK } kind;
+	mode_t mode;
+	dev_t rdev;
+	const char *link;
+};
+
+/* Makes name in parent as the caller, and replies. */
+static void make_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       const struct new_entry *what)
 {
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct creds_saved saved;
-	int res = creds_become(req, CREDS_CREATE, &saved);
+	/* Before becoming the caller: opening by handle is the daemon's. */
+	int dfd = mmapfs_node_fd(req, dir);
+	int res = dfd < 0 ? dfd : creds_become(req, CREDS_CREATE, &saved);
 
 	if (res == 0) {
-		res = mknodat(dir->fd, name, mode, rdev) < 0 ? -errno : 0;
+		switch (what->kind) {
+		case NEW_NODE:
+			res = mknodat(dfd, name, what->mode, what->rdev);
+			break;
+		case NEW_DIR:
+			res = mkdirat(dfd, name, what->mode);
+			break;
+		case NEW_SYMLINK:
+			res = symlinkat(what->link, dfd, name);
+			break;
+		}
+		res = res < 0 ? -errno : 0;
 		creds_restore(&saved);
 	}
+	mmapfs_node_fd_put(req, dir, dfd);
 	reply_created(req, dir, name, res);
+}
+
+void mmapfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	make_entry(req, parent, name,
+		   &(struct new_entry){ NEW_NODE, mode, rdev, NULL });
 }
 
 void mmapfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct inode *dir = mmapfs_inode(req, parent);
-	struct creds_saved saved;
-	int res = creds_become(req, CREDS_CREATE, &saved);
-
-	if (res == 0) {
-		res = mkdirat(dir->fd, name, mode) < 0 ? -errno : 0;
-		creds_restore(&saved);
-	}
-	reply_created(req, dir, name, res);
+	make_entry(req, parent, name,
+		   &(struct new_entry){ NEW_DIR, mode, 0, NULL });
 }
 
 void mmapfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
-	struct inode *dir = mmapfs_inode(req, parent);
-	struct creds_saved saved;
-	int res = creds_become(req, CREDS_CREATE, &saved);
-
-	if (res == 0) {
-		res = symlinkat(link, dir->fd, name) < 0 ? -errno : 0;
-		creds_restore(&saved);
-	}
-	reply_created(req, dir, name, res);
+	make_entry(req, parent, name,
+		   &(struct new_entry){ NEW_SYMLINK, 0, 0, link });
 }
 
 void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -79,61 +95,66 @@ void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct inode *node = mmapfs_inode(req, ino);
 	struct inode *dir = mmapfs_inode(req, newparent);
 	int fd = mmapfs_node_fd(req, node);
-	int res = fd;
+	int dfd = fd < 0 ? fd : mmapfs_node_fd(req, dir);
+	int res = dfd;
 
 	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not,
 	 * but cannot name a symlink without following it. */
-	if (fd >= 0) {
-		res = linkat(fd, "", dir->fd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	if (dfd >= 0) {
+		res = linkat(fd, "", dfd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
 		if (res == -ENOENT && !S_ISLNK(node->type)) {
 			char path[PROC_FD_PATH_MAX];
 
 			proc_fd_path(fd, path);
-			res = linkat(AT_FDCWD, path, dir->fd, newname,
+			res = linkat(AT_FDCWD, path, dfd, newname,
 				     AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 		}
 	}
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, dir, dfd);
+	mmapfs_node_fd_put(req, node, fd);
 	reply_created(req, dir, newname, res);
 }
 
 /*
- * If name in dir is a regular file with one name left, returns its key in
- * *key: once that name goes, so must the file's mapping.
+ * If name in the directory dfd is a regular file with one name left,
+ * returns its key in *key: once that name goes, so must the file's mapping.
  */
-static bool last_name_of_file(struct inode *dir, const char *name,
-			      struct devino *key)
+static bool last_name_of_file(int dfd, const char *name, struct devino *key)
 {
 	struct stat st;
 
-	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1)
 		return false;
 	*key = devino_of(&st);
 	return true;
 }
 
-void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* Removes name from parent (flags: 0 or AT_REMOVEDIR), and replies. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 int flags)
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *dir = mmapfs_inode(req, parent);
+	int dfd = mmapfs_node_fd(req, dir);
 	struct devino key;
-	bool last = last_name_of_file(dir, name, &key);
+	bool last = dfd >= 0 && !flags && last_name_of_file(dfd, name, &key);
+	int res = dfd < 0 ? dfd : unlinkat(dfd, name, flags) < 0 ? -errno : 0;
 
-	if (unlinkat(dir->fd, name, 0) < 0) {
-		mmapfs_reply_err(req, -errno);
-		return;
-	}
-	if (last)
+	mmapfs_node_fd_put(req, dir, dfd);
+	if (res == 0 && last)
 		filedata_gone(fs->maps, &key);
-	mmapfs_reply_err(req, 0);
+	mmapfs_reply_err(req, res);
+}
+
+void mmapfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
 }
 
 void mmapfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inode *dir = mmapfs_inode(req, parent);
-
-	mmapfs_reply_err(req, unlinkat(dir->fd, name, AT_REMOVEDIR) < 0 ? -errno : 0);
+	remove_entry(req, parent, name, AT_REMOVEDIR);
 }
 
 void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -143,15 +164,23 @@ void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *dir = mmapfs_inode(req, parent);
 	struct inode *newdir = mmapfs_inode(req, newparent);
+	int dfd = mmapfs_node_fd(req, dir);
+	int newdfd = dfd < 0 ? dfd : mmapfs_node_fd(req, newdir);
 	struct devino key;
-	bool replaced = !(flags & RENAME_EXCHANGE) &&
-			last_name_of_file(newdir, newname, &key);
+	bool replaced = newdfd >= 0 && !(flags & RENAME_EXCHANGE) &&
+			last_name_of_file(newdfd, newname, &key);
+	int res = newdfd < 0 ? newdfd :
+		  renameat2(dfd, name, newdfd, newname, flags) < 0 ? -errno : 0;
 
-	if (renameat2(dir->fd, name, newdir->fd, newname, flags) < 0) {
-		mmapfs_reply_err(req, -errno);
-		return;
+	mmapfs_node_fd_put(req, newdir, newdfd);
+	mmapfs_node_fd_put(req, dir, dfd);
+	if (res == 0) {
+		/* Nodes reached by name follow their new names. */
+		inode_renamed(fs->inodes, newdir, newname);
+		if (flags & RENAME_EXCHANGE)
+			inode_renamed(fs->inodes, dir, name);
 	}
-	if (replaced)
+	if (res == 0 && replaced)
 		filedata_gone(fs->maps, &key);
-	mmapfs_reply_err(req, 0);
+	mmapfs_reply_err(req, res);
 }

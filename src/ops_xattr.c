@@ -42,7 +42,7 @@ static ssize_t node_xattr(fuse_req_t req, fuse_ino_t ino, enum xattr_call call,
 	}
 	if (res < 0)
 		res = -errno;
-	inode_fd_put(node, fd);
+	mmapfs_node_fd_put(req, node, fd);
 	return res;
 }
 

@@ -123,6 +123,7 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	ADD("max_mapped", m->max_mapped);
 	ADD("sigbus_recovered", s->sigbus_recovered);
 	ADD("inodes", s->inodes);
+	ADD("dir_fds", s->dir_fds);
 	ADD("watcher_events", s->watcher_events);
 	ADD("watcher_own_events", s->watcher_own_events);
 	ADD("pushed_windows", s->pushed_windows);

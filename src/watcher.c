@@ -84,7 +84,8 @@ static void watch_free(struct watch *wa)
 static int watch_add(struct watcher *w, struct inode *dir)
 {
 	struct watch *wa;
-	int res = 0;
+	int fd = inode_fd(w->inodes, dir);
+	int res = fd < 0 ? fd : 0;
 
 	pthread_mutex_lock(&w->lock);
 	wa = g_hash_table_lookup(w->by_dir, &dir->id);
@@ -95,11 +96,13 @@ static int watch_add(struct watcher *w, struct inode *dir)
 		wa->dir = dir->id;
 		wa->refs = 1;
 		g_hash_table_insert(w->by_dir, &wa->dir, wa);
-		wa->key = w->backend->mark(w->fd, dir->fd, &res);
+		if (fd >= 0)
+			wa->key = w->backend->mark(w->fd, fd, &res);
 		if (wa->key)
 			g_hash_table_insert(w->by_key, wa->key, wa);
 	}
 	pthread_mutex_unlock(&w->lock);
+	inode_fd_put(w->inodes, dir, fd);
 	return res;
 }
 
@@ -119,18 +122,22 @@ static void dir_removed(void *data, struct inode *dir)
 {
 	struct watcher *w = data;
 	struct watch *wa;
+	/* A directory that is gone took its fanotify mark with it (and
+	 * inotify's unmark needs no descriptor): fd may be an error. */
+	int fd = inode_fd(w->inodes, dir);
 
 	pthread_mutex_lock(&w->lock);
 	wa = g_hash_table_lookup(w->by_dir, &dir->id);
 	if (wa && --wa->refs == 0) {
 		if (wa->key) {
 			g_hash_table_remove(w->by_key, wa->key);
-			w->backend->unmark(w->fd, dir->fd, wa->key);
+			w->backend->unmark(w->fd, fd, wa->key);
 		}
 		g_hash_table_remove(w->by_dir, &wa->dir);
 		watch_free(wa);
 	}
 	pthread_mutex_unlock(&w->lock);
+	inode_fd_put(w->inodes, dir, fd);
 }
 
 /* The directory an event's key stands for; false if it is gone. */
@@ -172,6 +179,7 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 	struct inode *dir = inode_table_find(w->inodes, dir_id);
 	struct inode *child;
 	struct stat st;
+	int dirfd, res;
 
 	if (!dir)
 		return;         /* the kernel forgot it: it caches nothing */
@@ -187,8 +195,11 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 	}
 	/* The inode behind the name now: changed, or one more link of it;
 	 * or nothing, and the file it named may have lost its last name. */
-	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT && (what & WATCH_EV_ENTRY))
+	dirfd = inode_fd(w->inodes, dir);
+	res = dirfd < 0 ? dirfd : fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	inode_fd_put(w->inodes, dir, dirfd);
+	if (res < 0) {
+		if (res == -ENOENT && (what & WATCH_EV_ENTRY))
 			w->sweep = true;
 	} else {
 		struct devino id = devino_of(&st);

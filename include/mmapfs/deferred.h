@@ -3,9 +3,9 @@
  * threads of their own.
  *
  * The session loop has a few worker threads for every user of the mount.
- * A backing call that waits on someone else (an open that must first break
- * another process's lease, which takes up to /proc/sys/fs/lease-break-time)
- * must not hold one of them: a user with a few leases could otherwise stop
+ * A backing call that waits on someone else (an open, create or truncate
+ * that must first break another process's lease, which takes up to
+ * /proc/sys/fs/lease-break-time) must not hold one of them: a user with a few leases could otherwise stop
  * the mount for everyone.  The handler hands such a call to this pool; a
  * pool thread makes it and replies to the request, which the low-level API
  * allows from any thread.

@@ -2,16 +2,22 @@
  * inode.h - the inode table: FUSE node ids to backing inodes.
  *
  * Each FUSE inode is one backing inode, identified by (st_dev, st_ino), so
- * every hard link of a file is the same node.  A node reaches its backing
- * inode again without a path, in one of two ways:
- *   - directories (and everything, where file handles cannot be used) hold
- *     an O_PATH, O_NOFOLLOW file descriptor;
- *   - other files hold a file handle (name_to_handle_at), opened again with
- *     open_by_handle_at when needed, so that a walk over a million files
- *     does not need a million descriptors.  Handles need CAP_DAC_READ_SEARCH
- *     and a filesystem that exports them (ext4, xfs, btrfs, tmpfs, ...);
- *     inode_table_new() finds out at start.
- * Every name is resolved with *at() calls relative to the parent's
+ * every hard link of a file is the same node.  No node holds a descriptor
+ * for as long as it is known (a user who makes a million directories must
+ * not take the daemon's descriptors from everyone else); a node reaches its
+ * backing inode again in one of two ways:
+ *   - by file handle (name_to_handle_at), opened again with
+ *     open_by_handle_at.  Handles need CAP_DAC_READ_SEARCH and a filesystem
+ *     that exports them (ext4, xfs, btrfs, tmpfs, ...) on SOURCE's own
+ *     mount; inode_table_new() finds out at start;
+ *   - by name, where handles cannot be used (an ordinary user's daemon, a
+ *     FUSE or network backing, a mount inside SOURCE): the node keeps its
+ *     parent node and the name it was last looked up or renamed by, and is
+ *     opened with openat() in its parent.  A name that no longer leads to
+ *     the node's (dev, ino) answers ENOENT, as a path-based mirror would.
+ * In front of both, a bounded cache keeps the descriptors of the directories
+ * used last (every lookup's parent), so that a walk reopens nothing.
+ * Every name is resolved with *at() calls relative to a directory's
  * descriptor, one component at a time and never through a symlink, so
  * nothing outside SOURCE is reachable.
  *
@@ -22,8 +28,9 @@
  * request.  The table itself calls nothing of libfuse: it is part of the
  * core, and its unit tests and the read engine's link no FUSE.
  *
- * Thread-safe.  The table lock is never held across a syscall that can block
- * on the backing filesystem except close(), and never across a FUSE reply.
+ * Thread-safe.  The table's locks are never held across a syscall that can
+ * block on the backing filesystem except close(), and never across a FUSE
+ * reply.
  */
 #ifndef MMAPFS_INODE_H
 #define MMAPFS_INODE_H
@@ -37,14 +44,20 @@
 
 #include "mmapfs/devino.h"
 
+struct inode_name;
+
 /*
  * A million of these may be known at once: the fields are ordered (and the
  * counts sized) so that a node takes 56 bytes, a 64-byte malloc chunk.
  */
 struct inode {
-	/* Immutable while the node exists. */
-	struct devino id;       /* first: the hash table's key */
-	struct file_handle *handle;  /* when fd is -1 */
+	struct devino id;       /* immutable; first: the hash table's key */
+	union {
+		struct file_handle *handle;  /* immutable, when !by_name */
+		struct inode_name *name;     /* when by_name; private to
+					      * inode.c, protected by its
+					      * table's lock */
+	} reach;
 
 	/*
 	 * The file's data protocol (filedata.h), private to filedata.c: no
@@ -57,25 +70,39 @@ struct inode {
 	 */
 	guint64 data_stamp;
 
-	int fd;                 /* immutable: O_PATH | O_NOFOLLOW, or -1 */
-
 	gint read_by_fd;
 	gint writers;
 	gint data_gen;
 
 	/* Private to inode.c. */
 	uint32_t nlookup;       /* protected by table->lock */
-	uint16_t holds;         /* protected by table->lock */
+	uint32_t holds;         /* protected by table->lock; each child
+				 * reached by name holds its parent */
 
 	uint16_t type;          /* immutable: st_mode & S_IFMT */
+	uint8_t by_name;        /* immutable: reached by reach.name */
 };
 
 #define INODE_ROOT_ID 1    /* the root's FUSE id */
 
 struct inode_table;
 
-/* Opens SOURCE as the root.  Returns NULL with *error set on failure. */
-struct inode_table *inode_table_new(const char *source, GError **error);
+/* How a table reaches its nodes; all zero is the default. */
+struct inode_table_params {
+	/* Directory descriptors kept open at most (the root's aside);
+	 * 0: an eighth of RLIMIT_NOFILE, at least 16 and at most 4096. */
+	unsigned dir_fds;
+	/* Reach every node by name, as without CAP_DAC_READ_SEARCH. */
+	bool no_handles;
+};
+
+/*
+ * Opens SOURCE as the root; params may be NULL.  Returns NULL with *error
+ * set on failure.
+ */
+struct inode_table *inode_table_new(const char *source,
+				    const struct inode_table_params *params,
+				    GError **error);
 
 void inode_table_free(struct inode_table *t);
 
@@ -89,8 +116,9 @@ uint64_t inode_id(struct inode_table *t, const struct inode *node);
  * Resolves one name in the directory parent without following a symlink.
  * On success returns 0, fills *st and *out with a node whose lookup count
  * has been raised by one (the caller owes the kernel, or inode_forget()).
- * Returns a negative errno otherwise: -EINVAL for "", ".", ".." and names
- * holding '/', which the kernel never sends.
+ * A node reached by name is reached by this name from now on.  Returns a
+ * negative errno otherwise: -EINVAL for "", ".", ".." and names holding
+ * '/', which the kernel never sends.
  */
 int inode_lookup(struct inode_table *t, struct inode *parent,
 		 const char *name, struct stat *st, struct inode **out);
@@ -109,12 +137,23 @@ void inode_unhold(struct inode_table *t, struct inode *node);
 unsigned inode_table_size(struct inode_table *t);
 
 /*
- * An O_PATH descriptor of node: its own, or one opened from its handle.
- * Give it back with inode_fd_put().  Returns a negative errno on failure
- * (-ENOENT when the file is gone).
+ * An O_PATH descriptor of node, for the caller's use until it gives it back
+ * with inode_fd_put() (a directory's stays cached; nothing closes it
+ * meanwhile).  Call it with the daemon's own credentials: opening by handle
+ * needs its capabilities.  Returns a negative errno on failure (-ENOENT when
+ * the file is gone, or its name no longer leads to it).
  */
-int inode_fd(struct inode_table *t, const struct inode *node);
-void inode_fd_put(const struct inode *node, int fd);
+int inode_fd(struct inode_table *t, struct inode *node);
+void inode_fd_put(struct inode_table *t, struct inode *node, int fd);
+
+/*
+ * After a rename through the mount: the node that name in dir now names (if
+ * the kernel knows it, and it is reached by name) is reached by it.
+ */
+void inode_renamed(struct inode_table *t, struct inode *dir, const char *name);
+
+/* Directory descriptors open now (the root's aside), and the most kept. */
+unsigned inode_table_dir_fds(struct inode_table *t, unsigned *budget);
 
 /*
  * The file's size and mtime, mixed into one word (never 0): what
@@ -123,7 +162,7 @@ void inode_fd_put(const struct inode *node, int fd);
 guint64 inode_data_stamp(const struct stat *st);
 
 /* Opens node's file with flags (not O_PATH).  Returns a descriptor or -errno. */
-int inode_open(struct inode_table *t, const struct inode *node, int flags);
+int inode_open(struct inode_table *t, struct inode *node, int flags);
 
 /*
  * The file a request is about: its node and the descriptor of the open
@@ -147,8 +186,8 @@ void inode_file_done(struct inode_file *f);
  * Who is told when directory nodes come and go (the watcher, which keeps a
  * mark on every directory the kernel knows).  added() runs after a new
  * directory node entered the table, with no lock held; removed() runs just
- * before a directory node is freed, its descriptor still open, with no lock
- * held.  Two nodes of the same directory may exist for a moment (one
+ * before a directory node is freed, while inode_fd() can still reach it,
+ * with no lock held.  Two nodes of the same directory may exist for a moment (one
  * leaving, one arriving), and the calls for them may come in either order.
  */
 struct inode_dir_watch {
@@ -177,7 +216,7 @@ struct inode *inode_table_find(struct inode_table *t, const struct devino *id);
 /* Every node known now, each held; for rare sweeps (a lost event queue). */
 GPtrArray *inode_table_hold_all(struct inode_table *t);
 
-/* Whether non-directories are reached by file handle. */
+/* Whether nodes are reached by file handle (else by name). */
 bool inode_table_uses_handles(struct inode_table *t);
 
 /*

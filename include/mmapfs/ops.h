@@ -52,8 +52,9 @@ struct mmapfs {
 	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
 	struct pusher *pusher;               /* NULL when it does not run */
 	struct watcher *watcher;             /* with cache=watched only */
-	struct deferred *deferred;           /* opens that wait on a lease;
-					      * set before the loop starts */
+	struct deferred *deferred;           /* opens, creates and truncates
+					      * that wait on a lease; set
+					      * before the loop starts */
 	struct stats stats;                  /* atomic counters */
 	/*
 	 * Set by mmapfs_init() (before any other request) on a read-only
@@ -84,9 +85,14 @@ static inline struct inode *mmapfs_inode(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* An O_PATH descriptor of node, for this request; see inode_fd(). */
-static inline int mmapfs_node_fd(fuse_req_t req, const struct inode *node)
+static inline int mmapfs_node_fd(fuse_req_t req, struct inode *node)
 {
 	return inode_fd(mmapfs_of(req)->inodes, node);
+}
+
+static inline void mmapfs_node_fd_put(fuse_req_t req, struct inode *node, int fd)
+{
+	inode_fd_put(mmapfs_of(req)->inodes, node, fd);
 }
 
 /* The handle registry (mount.c): records a handle given to the kernel

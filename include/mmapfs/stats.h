@@ -85,6 +85,7 @@ struct stats_snapshot {
 	struct mapcache_stats maps;
 	guint64 sigbus_recovered;
 	unsigned inodes;
+	unsigned dir_fds;           /* directory descriptors cached */
 	const char *cache_mode;     /* "watched", "timeout", "none" */
 	const char *watcher;        /* "fanotify", "inotify" or NULL */
 	guint64 watcher_events, watcher_own_events;

@@ -50,7 +50,8 @@ struct watch_backend {
 	/* Marks the directory dirfd holds; its key, or NULL with *res set
 	 * to -errno. */
 	GBytes *(*mark)(int queue, int dirfd, int *res);
-	/* Removes the mark that key stands for. */
+	/* Removes the mark that key stands for; dirfd holds the directory,
+	 * or is -errno where it could not be opened again (gone). */
 	void (*unmark)(int queue, int dirfd, GBytes *key);
 	/* Calls sink for each whole record of buf (len bytes read from the
 	 * queue); self is this process's pid. */

@@ -3,12 +3,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -175,7 +177,7 @@ void mount_adopt(struct mount *m, pid_t pid)
 	m->pid = pid;
 }
 
-/* Runs in the daemon's process before exec: its limits. */
+/* Runs in the daemon's process before exec: its limits, and its user. */
 static void set_limits(gpointer data)
 {
 	const struct mount *m = data;
@@ -184,6 +186,18 @@ static void set_limits(gpointer data)
 		setrlimit(RLIMIT_NOFILE, &(struct rlimit){ m->nofile, m->nofile });
 	if (m->max_as)
 		setrlimit(RLIMIT_AS, &(struct rlimit){ m->max_as, m->max_as });
+	if (m->uid && (setgroups(0, NULL) < 0 || setgid(m->gid) < 0 ||
+		       setuid(m->uid) < 0))
+		_exit(126);
+}
+
+/* Hands root/, src/, mnt/ and the log to m->uid. */
+static void give_to_user(struct mount *m)
+{
+	const char *paths[] = { m->root, m->src, m->mnt, m->log };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++)
+		g_assert_cmpint(chown(paths[i], m->uid, m->gid), ==, 0);
 }
 
 static bool under_valgrind(void)
@@ -269,6 +283,7 @@ void mount_start(struct mount *m, const char *const *extra)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	GError *error = NULL;
+	struct stat fuse_dev;
 	int logfd;
 
 	start_backing(m);
@@ -291,12 +306,21 @@ void mount_start(struct mount *m, const char *const *extra)
 
 	logfd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	g_assert_cmpint(logfd, >=, 0);
+	if (m->uid) {
+		give_to_user(m);
+		g_assert_cmpint(stat("/dev/fuse", &fuse_dev), ==, 0);
+		g_assert_cmpint(chmod("/dev/fuse", 0666), ==, 0);
+	}
 	g_spawn_async_with_fds(NULL, (char **)argv->pdata, NULL,
 			       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
 			       set_limits, m, &m->pid, -1, logfd, logfd, &error);
 	close(logfd);
 	g_assert_no_error(error);
 	wait_fuse(m, m->mnt, &m->pid, "the daemon");
+	/* Mounted: /dev/fuse is open.  (A failure above leaves it 0666, as
+	 * most distributions have it.) */
+	if (m->uid)
+		g_assert_cmpint(chmod("/dev/fuse", fuse_dev.st_mode & 07777), ==, 0);
 }
 
 /* A FUSE mount is the topmost at path (a test's lower mounts are not). */

@@ -42,6 +42,14 @@ struct mount {
 	GPid backing_pid;
 	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
 	unsigned long long max_as;  /* likewise, its RLIMIT_AS (bytes) */
+	/*
+	 * If set before mount_start(): the daemon runs as this ordinary user
+	 * (its group, no supplementary groups), mounting with fusermount3;
+	 * root/, src/ and mnt/ become the user's, and /dev/fuse is opened
+	 * to everyone while the daemon starts.
+	 */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Installs the emergency clean-up.  Call once from main(). */

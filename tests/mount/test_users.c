@@ -12,9 +12,15 @@
  *     cache, with cache=none, O_DIRECT, O_APPEND and truncate; root's
  *     write keeps them.
  *   - leases: while a user holds write leases and ignores their break,
- *     opens of her files through the mount wait (as natively, until the
- *     leases go or lease-break-time passes), and everyone else's requests
- *     are answered at once: a worker of the daemon never waits on her.
+ *     opens and truncates of her files through the mount wait (as natively,
+ *     until the leases go or lease-break-time passes), and everyone else's
+ *     requests are answered at once: a worker of the daemon never waits
+ *     on her;
+ *   - descriptors: a user who makes 21,000 directories and lists them
+ *     leaves others able to open files, and a walk of 100,000 directories
+ *     (by a root daemon, reaching them by handle, and by an ordinary
+ *     user's, reaching them by name) leaves the daemon holding a bounded
+ *     number of descriptors while the kernel still knows every one.
  * The users and groups are the test's own (mmapfs-eve in mmapfs-devs,
  * made with useradd and groupadd when missing); commands run as them with
  * runuser.
@@ -310,9 +316,18 @@ static void test_leases_stall_nobody(struct mount *m, gconstpointer data)
 	g_assert_nonnull(fgets(line, 64, out));
 	g_assert_cmpstr(line, ==, "held\n");
 
-	/* Root opens every leased file through the mount: each waits. */
-	opens = g_strdup_printf("for i in $(seq 0 %d); do cat '%s'/leased$i > /dev/null & done; wait",
-				LEASED - 1, m->mnt);
+	/* Root opens every leased file through the mount (a third of them
+	 * with O_CREAT | O_APPEND) or truncates it by name (truncate(2), a
+	 * SETATTR): each waits.  (The kernel
+	 * looks a name up before it creates: an O_CREAT open of an existing
+	 * file is an OPEN; a CREATE meets an existing file only when the
+	 * file appeared between the two, which no test can time.) */
+	opens = g_strdup_printf("cd '%s' && for i in $(seq 0 %d); do case $((i %% 3)) in "
+				"0) cat leased$i > /dev/null & ;; "
+				"1) echo more >> leased$i & ;; "
+				"2) python3 -c 'import os, sys; os.truncate(sys.argv[1], 5)' "
+				"leased$i & ;; esac; done; wait",
+				m->mnt, LEASED - 1);
 	{
 		const char *sh[] = { "sh", "-c", opens, NULL };
 
@@ -321,7 +336,7 @@ static void test_leases_stall_nobody(struct mount *m, gconstpointer data)
 			      NULL, NULL, &openers, &error);
 		g_assert_no_error(error);
 	}
-	g_usleep(500000);
+	g_usleep(2 * G_USEC_PER_SEC);   /* every opener has reached the mount */
 	/* Meanwhile others are answered at once: stat, open, read, list. */
 	t0 = g_get_monotonic_time();
 	for (int i = 0; i < 20; i++) {
@@ -353,6 +368,248 @@ static void test_leases_stall_nobody(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/* ---- descriptors ---- */
+
+#define DESCRIPTOR_SLACK 64     /* the daemon's own: /dev/fuse, watcher,
+				 * log, open files of the moment */
+
+/* How many descriptors process pid holds now. */
+static unsigned fds_of(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int)pid);
+	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+	unsigned n = 0;
+
+	g_assert_nonnull(d);
+	while (g_dir_read_name(d))
+		n++;
+	return n;
+}
+
+/* The mount's statistics, read as user (the mount may be only hers). */
+static char *stats_as(struct mount *m, const char *user)
+{
+	g_autofree char *cmd = g_strdup_printf("'%s' stats \"$D\"",
+					       g_getenv("MMAPFS_CTL"));
+	char *out = NULL;
+
+	g_assert_cmpint(run_as(user, m->mnt, cmd, &out), ==, 0);
+	return out;
+}
+
+/*
+ * The descriptors the daemon pid may keep: the directory cache's default
+ * budget (inode.h) for the RLIMIT_NOFILE in force, plus its own.
+ */
+static unsigned descriptor_bound(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/limits", (int)pid);
+	g_autofree char *text = NULL;
+	const char *at;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	at = strstr(text, "Max open files");
+	g_assert_nonnull(at);
+	at += strlen("Max open files");
+	return CLAMP(g_ascii_strtoull(at, NULL, 10) / 8, 16, 4096) + DESCRIPTOR_SLACK;
+}
+
+/* No "out of file descriptors" in the daemon's log. */
+static void assert_never_out_of_fds(struct mount *m)
+{
+	g_autofree char *log = NULL;
+
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
+	g_assert_null(strstr(log, "out of file descriptors"));
+}
+
+static void test_many_directories(struct mount *m, gconstpointer data)
+{
+	g_autofree char *pub = src_path(m, "pub"), *hello = src_path(m, "hello");
+	g_autofree char *out = NULL, *stats = NULL;
+	unsigned held;
+
+	g_assert_cmpint(g_mkdir(pub, 0777), ==, 0);
+	g_assert_cmpint(chmod(pub, 01777), ==, 0);
+	write_text(hello, "hello\n");
+	mount_for_users(m, NULL);
+	/* Eve's 21,000 directories, made and listed through the mount. */
+	g_assert_cmpint(run_as(EVE, m->mnt, "cd \"$D/pub\" && seq 21000 | xargs mkdir && "
+			       "find . -type d | wc -l", &out), ==, 0);
+	g_assert_cmpstr(out, ==, "21001\n");
+	held = fds_of(m->pid);
+	stats = stats_as(m, NULL);
+	g_test_message("after %s listed 21,000 directories: the daemon holds %u "
+		       "descriptors (%" G_GUINT64_FORMAT " inodes known, %" G_GUINT64_FORMAT
+		       " directory descriptors cached)", EVE, held,
+		       stats_value(stats, "inodes"), stats_value(stats, "dir_fds"));
+	g_assert_cmpuint(stats_value(stats, "inodes"), >, 21000);
+	g_assert_cmpuint(held, <=, descriptor_bound(m->pid));
+	/* Everyone still opens files, root and eve alike. */
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run_as(NULL, m->mnt, "cat \"$D/hello\"", &out), ==, 0);
+	g_assert_cmpstr(out, ==, "hello\n");
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run_as(EVE, m->mnt, "cat \"$D/hello\"", &out), ==, 0);
+	g_assert_cmpstr(out, ==, "hello\n");
+	assert_never_out_of_fds(m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* 100 directories of 1,000 in src/tree, made natively. */
+static void make_tree(struct mount *m)
+{
+	g_autofree char *tree = src_path(m, "tree");
+
+	g_assert_cmpint(g_mkdir(tree, 0755), ==, 0);
+	for (int i = 0; i < 100; i++) {
+		g_autofree char *top = g_strdup_printf("%s/%d", tree, i);
+
+		g_assert_cmpint(g_mkdir(top, 0755), ==, 0);
+		for (int j = 0; j < 999; j++) {
+			g_autofree char *sub = g_strdup_printf("%s/%d", top, j);
+
+			g_assert_cmpint(g_mkdir(sub, 0755), ==, 0);
+		}
+	}
+}
+
+/* data: NULL for a root daemon, else it runs as EVE. */
+static void test_walk_descriptors(struct mount *m, gconstpointer data)
+{
+	const char *user = data ? EVE : NULL;
+	g_autofree char *out = NULL, *stats = NULL;
+	unsigned held;
+
+	ensure_users();
+	make_tree(m);
+	/* The limit an ordinary user gets here (a hard limit of 20,000),
+	 * which a root daemon raises where it may. */
+	m->nofile = 20000;
+	if (user) {
+		m->uid = getpwnam(EVE)->pw_uid;
+		m->gid = getpwnam(EVE)->pw_gid;
+	}
+	mount_start(m, NULL);
+	g_assert_cmpint(run_as(user, m->mnt, "find \"$D/tree\" -type d | wc -l",
+			       &out), ==, 0);
+	g_assert_cmpstr(out, ==, "100001\n");
+	held = fds_of(m->pid);
+	stats = stats_as(m, user);
+	g_test_message("walk of 100,000 directories by a daemon of %s's: it holds %u "
+		       "descriptors, %" G_GUINT64_FORMAT " inodes known, %" G_GUINT64_FORMAT
+		       " directory descriptors cached", user ? user : "root", held,
+		       stats_value(stats, "inodes"), stats_value(stats, "dir_fds"));
+	/* The kernel still knows (nearly) all of them: nothing was forgotten
+	 * to make room. */
+	g_assert_cmpuint(stats_value(stats, "inodes"), >, 90000);
+	g_assert_cmpuint(held, <=, descriptor_bound(m->pid));
+	/* And they are still reached: a second walk, reading every one. */
+	g_clear_pointer(&out, g_free);
+	g_assert_cmpint(run_as(user, m->mnt, "ls -R \"$D/tree\" | grep -c :$",
+			       &out), ==, 0);
+	g_assert_cmpstr(out, ==, "100001\n");
+	g_assert_cmpuint(fds_of(m->pid), <=, descriptor_bound(m->pid));
+	assert_never_out_of_fds(m);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* ---- renames racing reads ---- */
+
+/*
+ * argv: SWAPDIR READDIR SECONDS.  In SWAPDIR, A (a directory holding f)
+ * and L (a symlink to B, another directory holding the same f) are
+ * exchanged with RENAME_EXCHANGE for SECONDS, while two readers in READDIR
+ * list ., A and L, stat A and L and read A/f, L/f and B/f whole: paths that
+ * exist, with the same bytes, in every state.  Prints what went wrong.
+ */
+static const char exchanger[] =
+	"import ctypes, os, sys, time, multiprocessing as mp\n"
+	"libc = ctypes.CDLL(None, use_errno=True)\n"
+	"swapdir, readdir, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])\n"
+	"want = open(os.path.join(swapdir, 'B', 'f'), 'rb').read()\n"
+	"def reader(q):\n"
+	"    end, bad, n = time.time() + secs, {}, 0\n"
+	"    def note(k): bad[k] = bad.get(k, 0) + 1\n"
+	"    while time.time() < end:\n"
+	"        for p in ('', 'A', 'L'):\n"
+	"            try:\n"
+	"                for e in os.scandir(os.path.join(readdir, p)): e.stat(follow_symlinks=False)\n"
+	"            except OSError as e: note('list %s: %s' % (p, e.strerror))\n"
+	"        for p in ('A/f', 'L/f', 'B/f', 'A', 'L'):\n"
+	"            try:\n"
+	"                if p.endswith('f'):\n"
+	"                    with open(os.path.join(readdir, p), 'rb') as fh: data = fh.read()\n"
+	"                    if data != want: note('%s: %d bytes' % (p, len(data)))\n"
+	"                else: os.stat(os.path.join(readdir, p))\n"
+	"            except OSError as e: note('%s: %s' % (p, e.strerror))\n"
+	"            n += 1\n"
+	"    q.put((n, bad))\n"
+	"q = mp.Queue()\n"
+	"rs = [mp.Process(target=reader, args=(q,)) for _ in range(2)]\n"
+	"for r in rs: r.start()\n"
+	"a, l = (os.path.join(swapdir, x).encode() for x in ('A', 'L'))\n"
+	"end, swaps = time.time() + secs, 0\n"
+	"while time.time() < end:\n"
+	"    if libc.renameat2(-100, a, -100, l, 2) != 0: sys.exit('renameat2: %d' % ctypes.get_errno())\n"
+	"    swaps += 1\n"
+	"got = [q.get() for r in rs]\n"
+	"for r in rs: r.join()\n"
+	"bad = {}\n"
+	"for n, b in got:\n"
+	"    for k, v in b.items(): bad[k] = bad.get(k, 0) + v\n"
+	"print('%d swaps, %d reads, %d failed %s' % (swaps, sum(n for n, b in got), sum(bad.values()), bad))\n";
+
+/* Runs the exchanger as user (NULL: root); its one-line report. */
+static char *exchange_race(const char *user, const char *swapdir,
+			   const char *readdir, double secs)
+{
+	g_autofree char *s = g_strdup_printf("%.1f", secs);
+	const char *argv[] = { "runuser", "-u", user ? user : "root", "--",
+			       "python3", "-c", exchanger, swapdir, readdir, s, NULL };
+	char *out = NULL;
+
+	g_assert_cmpint(harness_run(argv, NULL, &out, NULL), ==, 0);
+	g_strchomp(out);
+	return out;
+}
+
+/* data: NULL for a root daemon on an allow_other mount, else it runs as
+ * EVE (reaching nodes by name). */
+static void test_exchange_races(struct mount *m, gconstpointer data)
+{
+	struct {
+		const char *what, *swapdir, *readdir;
+	} runs[] = {
+		{ "natively", m->src, m->src },
+		{ "swaps through the mount", m->mnt, m->mnt },
+		{ "swaps in SOURCE", m->src, m->mnt },
+	};
+	const char *user = data ? EVE : NULL;
+
+	ensure_users();
+	setup_as_root(m, "mkdir \"$D/A\" \"$D/B\" && head -c 10000 /dev/urandom > \"$D/B/f\" && "
+		      "cp \"$D/B/f\" \"$D/A/f\" && ln -s B \"$D/L\" && "
+		      "chown -R " EVE " \"$D\"");
+	if (user) {
+		m->uid = getpwnam(EVE)->pw_uid;
+		m->gid = getpwnam(EVE)->pw_gid;
+		mount_start(m, NULL);
+	} else {
+		mount_for_users(m, NULL);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(runs); i++) {
+		/* Eve swaps; the readers are eve's (her own mount) or root's. */
+		g_autofree char *report = exchange_race(EVE, runs[i].swapdir,
+							runs[i].readdir, i ? 3 : 1);
+
+		g_test_message("%s (daemon of %s's): %s", runs[i].what,
+			       user ? user : "root", report);
+		g_assert_nonnull(strstr(report, " 0 failed "));
+	}
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -364,5 +621,10 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/users/set-id-cleared", test_set_id, NULL);
 	MOUNT_TEST("/users/set-id-cleared-cache-none", test_set_id, "cache=none");
 	MOUNT_TEST("/users/leases-stall-nobody", test_leases_stall_nobody, NULL);
+	MOUNT_TEST("/users/many-directories", test_many_directories, NULL);
+	MOUNT_TEST("/users/walk-100000-directories-root", test_walk_descriptors, NULL);
+	MOUNT_TEST("/users/walk-100000-directories-user", test_walk_descriptors, "user");
+	MOUNT_TEST("/users/exchange-races-root", test_exchange_races, NULL);
+	MOUNT_TEST("/users/exchange-races-user", test_exchange_races, "user");
 	return g_test_run();
 }

@@ -29,7 +29,7 @@ static void fixture_set_up(struct fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	f->path = g_build_filename(f->dir, "f", NULL);
 	g_assert_true(g_file_set_contents(f->path, bytes, sizeof(bytes), NULL));
-	f->inodes = inode_table_new(f->dir, &error);
+	f->inodes = inode_table_new(f->dir, NULL, &error);
 	g_assert_no_error(error);
 	f->maps = mapcache_new(4, 1 << 20);
 	g_assert_cmpint(inode_lookup(f->inodes, inode_table_root(f->inodes), "f",

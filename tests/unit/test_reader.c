@@ -32,7 +32,7 @@ static void fixture_set_up(struct fixture *f, gconstpointer data)
 
 	f->dir = g_dir_make_tmp("reader-XXXXXX", &error);
 	g_assert_no_error(error);
-	f->inodes = inode_table_new(f->dir, &error);
+	f->inodes = inode_table_new(f->dir, NULL, &error);
 	g_assert_no_error(error);
 	f->maps = mapcache_new(16, 1ull << 30);
 	f->r = (struct reader){ .inodes = f->inodes, .maps = f->maps,
