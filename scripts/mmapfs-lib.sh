@@ -58,19 +58,36 @@ is_dead_mount() {   # path: a FUSE mount whose daemon is gone
 
 # The daemons serving mount point $1 (an absolute path): mmapfs processes
 # whose last argument is that path.
-daemon_pids() {
-	local dir pid last
-	for dir in /proc/[0-9]*; do
-		pid=${dir#/proc/}
-		[ "$(cat "$dir/comm" 2>/dev/null)" = mmapfs ] || continue
-		last=$(tr '\0' '\n' < "$dir/cmdline" 2>/dev/null | tail -n 1)
-		[ -n "$last" ] || continue
-		case "$last" in
-		/*) ;;
-		*) last="$(readlink "$dir/cwd" 2>/dev/null)/$last" ;;
-		esac
-		if [ "$(readlink -m "$last")" = "$1" ]; then
-			echo "$pid"
+find_ctl() {
+	local here
+	here=$(dirname "$(readlink -f "$0")")
+	for candidate in "${MMAPFS_CTL:-}" "$here/mmapfs-ctl" "$here/../build/mmapfs-ctl" \
+		"$(command -v mmapfs-ctl 2>/dev/null)" /usr/local/bin/mmapfs-ctl /usr/bin/mmapfs-ctl; do
+		if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+			echo "$candidate"
+			return 0
 		fi
 	done
+	return 1
+}
+
+mount_fstype() {    # path (absolute, canonical): the type of its topmost mount
+	# mountinfo: field 5 the mount point (space, tab, newline and
+	# backslash as octal escapes), then after "-" the type.
+	local escaped
+	escaped=$(printf '%s' "$1" | sed 's/\\/\\134/g; s/ /\\040/g; s/\t/\\011/g')
+	MOUNT_AT=$escaped awk '$5 == ENVIRON["MOUNT_AT"] {
+		for (i = 7; $i != "-"; i++) ;
+		t = $(i + 1)
+	} END { print t }' /proc/self/mountinfo
+}
+
+is_mmapfs_mount() { # path (absolute, canonical): an mmapfs mount is on top
+	[ "$(mount_fstype "$1")" = fuse.mmapfs ]
+}
+
+daemon_pid() {      # path: the pid of the daemon serving it, asked of it
+	local ctl
+	ctl=$(find_ctl) || return 1
+	"$ctl" pid "$1" 2>/dev/null | awk '$1 == "pid" { print $2 }'
 }

@@ -131,7 +131,13 @@ void mmapfs_cmdline_print_help(const char *progname)
 	printf("\nFUSE options:\n");
 	fflush(stdout);     /* libfuse prints with its own stdio calls */
 	fuse_cmdline_help();
-	fuse_lowlevel_help();
+	/* libfuse's fuse_lowlevel_help() would list allow_other a second
+	 * time: its two other mount options, said here. */
+	printf("    -o allow_root          let root in besides the mounting user (not\n"
+	       "                           with allow_other; needs user_allow_other in\n"
+	       "                           /etc/fuse.conf for a daemon not run by root)\n"
+	       "    -o auto_unmount        unmount when the daemon ends, however it ends\n"
+	       "                           (fusermount3 stays behind to do it)\n");
 }
 
 void mmapfs_cmdline_print_version(void)

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "mmapfs/filedata.h"
-#include "mmapfs/log.h"
 
 void filedata_writer_open(struct inode *node)
 {
@@ -52,10 +51,10 @@ bool filedata_seen(struct mapcache *maps, struct inode *node,
 
 void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes)
 {
-	GArray *keys = mapcache_live_keys(maps);
+	GArray *keys = mapcache_list(maps);
 
 	for (guint i = 0; i < keys->len; i++) {
-		const struct devino *key = &g_array_index(keys, struct devino, i);
+		const struct devino *key = &g_array_index(keys, struct mapcache_entry, i).key;
 		struct inode *node = inode_table_find(inodes, key);
 		struct stat st;
 		int fd;
@@ -77,42 +76,32 @@ void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes)
 	g_array_unref(keys);
 }
 
-void filedata_changed_outside(struct mapcache *maps, struct inode *node,
+bool filedata_changed_outside(struct mapcache *maps, struct inode *node,
 			      const struct stat *st)
 {
 	g_atomic_int_inc(&node->data_gen);
 	/* Shrunk behind a mapping: from now on this file is read with pread,
 	 * which races with truncation as natively as can be (a read from the
 	 * mapping could meet a page gone, and the kernel would answer EIO). */
-	if (S_ISREG(node->type) && mapcache_revalidate(maps, &node->id, st))
-		filedata_use_pread(node, FILEDATA_SHRANK);
+	return S_ISREG(node->type) && mapcache_revalidate(maps, &node->id, st) &&
+	       filedata_use_pread(node);
 }
 
-void filedata_shrank_under(struct mapcache *maps, struct inode *node,
+bool filedata_shrank_under(struct mapcache *maps, struct inode *node,
 			   struct mapcache_map *m)
 {
 	mapcache_invalidate_map(maps, m);
-	filedata_use_pread(node, FILEDATA_SHRANK);
+	return filedata_use_pread(node);
 }
 
 void filedata_shrank_during_reply(struct mapcache *maps, struct mapcache_map *m)
 {
 	mapcache_invalidate_map(maps, m);
-	log_info("backing file of inode %lu shrank during a reply: mapping dropped",
-		 (unsigned long)m->key.ino);
 }
 
-void filedata_use_pread(struct inode *node, enum filedata_pread_why why)
+bool filedata_use_pread(struct inode *node)
 {
-	if (g_atomic_int_exchange(&node->read_by_fd, 1))
-		return;
-	if (why == FILEDATA_SHRANK)
-		log_info("backing file of inode %lu shrank under its mapping: "
-			 "reading it with pread from now on",
-			 (unsigned long)node->id.ino);
-	else if (why == FILEDATA_UNMAPPABLE)
-		log_debug("cannot map inode %lu: reading it with pread",
-			  (unsigned long)node->id.ino);
+	return !g_atomic_int_exchange(&node->read_by_fd, 1);
 }
 
 bool filedata_reads_by_pread(const struct inode *node)
@@ -126,7 +115,7 @@ bool filedata_opened(struct mapcache *maps, struct inode *node,
 	guint64 stamp = inode_data_stamp(st);
 
 	if (!S_ISREG(st->st_mode))
-		filedata_use_pread(node, FILEDATA_NOT_REGULAR);
+		filedata_use_pread(node);
 	else if (!filedata_seen(maps, node, st))
 		mapcache_revalidate(maps, &node->id, st);
 

@@ -67,6 +67,7 @@ struct inode_table {
 				 * knows; protected by lock */
 	struct inode *root;     /* immutable */
 	int root_fd;            /* immutable: the root's O_PATH descriptor */
+	char *root_path;        /* immutable: where root_fd leads */
 	bool use_handles;       /* immutable */
 	int mount_id;           /* the root's mount, where handles are valid */
 	int mount_fd;           /* the root, opened for open_by_handle_at(),
@@ -327,6 +328,37 @@ static bool probe_handles(struct inode_table *t)
 	return true;
 }
 
+/* Where descriptor fd leads, as the kernel names it; or NULL. */
+static char *fd_path(int fd)
+{
+	char proc[PROC_FD_PATH_MAX];
+
+	proc_fd_path(fd, proc);
+	return g_file_read_link(proc, NULL);
+}
+
+char *inode_path(struct inode_table *t, struct inode *node)
+{
+	int fd = inode_fd(t, node);
+	char *path = fd < 0 ? NULL : fd_path(fd);
+	size_t n = t->root_path ? strlen(t->root_path) : 0;
+
+	inode_fd_put(t, node, fd);
+	if (!path || !n || strncmp(path, t->root_path, n))
+		return path;
+	if (path[n] == '\0') {
+		g_free(path);
+		return g_strdup(".");
+	}
+	if (path[n] == '/' || !strcmp(t->root_path, "/")) {
+		char *rel = g_strdup(path + n + (path[n] == '/'));
+
+		g_free(path);
+		return rel;
+	}
+	return path;
+}
+
 /* The default directory budget: an eighth of the descriptors we may open. */
 static unsigned default_dir_budget(void)
 {
@@ -366,6 +398,7 @@ struct inode_table *inode_table_new(const char *source,
 	t->dir_budget = params && params->dir_fds ? params->dir_fds
 						  : default_dir_budget();
 	t->root_fd = fd;
+	t->root_path = fd_path(fd);
 	t->root = node_new(&st, NULL, NULL, NULL);
 	g_hash_table_insert(t->nodes, &t->root->id, t->root);
 	t->mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -414,6 +447,7 @@ void inode_table_free(struct inode_table *t)
 	g_hash_table_unref(t->orphans);
 	g_hash_table_unref(t->dir_fds);
 	close(t->root_fd);
+	g_free(t->root_path);
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
 	pthread_mutex_destroy(&t->fds_lock);

@@ -187,6 +187,7 @@ int mapcache_get(struct mapcache *mc, const struct devino *key, int fd,
 	m->len = len;
 	m->key = *key;
 	m->mtime = st->st_mtim;
+	m->mapped_at = g_get_monotonic_time();
 	m->pins = 1;
 	m->live = true;
 	m->lru_link.data = m;
@@ -275,17 +276,24 @@ void mapcache_drop_all(struct mapcache *mc)
 	pthread_mutex_unlock(&mc->lock);
 }
 
-GArray *mapcache_live_keys(struct mapcache *mc)
+GArray *mapcache_list(struct mapcache *mc)
 {
-	GArray *keys;
+	GArray *all;
 
 	pthread_mutex_lock(&mc->lock);
-	keys = g_array_sized_new(FALSE, FALSE, sizeof(struct devino),
-				 g_hash_table_size(mc->table));
-	for (GList *l = mc->lru.head; l; l = l->next)
-		g_array_append_val(keys, ((struct mapcache_map *)l->data)->key);
+	all = g_array_sized_new(FALSE, FALSE, sizeof(struct mapcache_entry),
+				g_hash_table_size(mc->table));
+	for (GList *l = mc->lru.head; l; l = l->next) {
+		const struct mapcache_map *m = l->data;
+		struct mapcache_entry e = {
+			.key = m->key, .len = m->len, .pins = m->pins,
+			.mapped_at = m->mapped_at,
+		};
+
+		g_array_append_val(all, e);
+	}
 	pthread_mutex_unlock(&mc->lock);
-	return keys;
+	return all;
 }
 
 bool mapcache_set_limits(struct mapcache *mc, unsigned max_maps,

@@ -94,6 +94,11 @@ static bool prepare_process(const struct mmapfs_cmdline *cl)
 
 	mmapfs_log_set_level(cl->fuse.debug ? MMAPFS_LOG_DEBUG
 					    : (enum mmapfs_log_level)cl->opts.log_level);
+	if (cl->opts.log_file && (res = mmapfs_log_use_file(cl->opts.log_file)) < 0) {
+		log_error("cannot open log file '%s': %s", cl->opts.log_file,
+			  g_strerror(-res));
+		return false;
+	}
 	res = safecopy_init();
 	if (res < 0) {
 		log_error("cannot install the SIGBUS handler: %s", g_strerror(-res));
@@ -232,6 +237,17 @@ struct summaries {
 	gint stop;              /* (atomic) */
 };
 
+/* The statistics' one-line summary (stats.h), to the log. */
+static void log_summary(struct mmapfs *fs)
+{
+	struct stats_snapshot snap;
+	g_autofree char *line = NULL;
+
+	mmapfs_stats_snapshot(fs, &snap);
+	line = stats_summary_line(&snap);
+	log_info("%s", line);
+}
+
 static void *summaries_main(void *data)
 {
 	struct summaries *s = data;
@@ -240,14 +256,8 @@ static void *summaries_main(void *data)
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
-	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop)) {
-		struct stats_snapshot snap;
-		g_autofree char *line = NULL;
-
-		mmapfs_stats_snapshot(s->fs, &snap);
-		line = stats_summary_line(&snap);
-		log_info("%s", line);
-	}
+	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop))
+		log_summary(s->fs);
 	return NULL;
 }
 
@@ -353,13 +363,21 @@ static int serve_mounted(struct mmapfs *fs, struct fuse_session *se,
 	struct summaries summaries = { 0 };
 	int res;
 
+	/* Said while stderr still reaches someone. */
+	if (!fuse->foreground && !mmapfs_log_has_destination() &&
+	    !mmapfs_log_syslog_reachable())
+		log_warn("no syslog listens at /dev/log: once detached, the daemon's "
+			 "messages are lost (use -o log_file=PATH, or -f)");
 	/* Returns in the parent only once the child is ready to serve. */
 	if (fuse_daemonize(fuse->foreground) != 0) {
 		fuse_session_unmount(se);
 		return 1;
 	}
-	if (!fuse->foreground)
+	if (!fuse->foreground) {
 		mmapfs_log_use_syslog();
+		log_info("detached: pid %d serves '%s'", (int)getpid(),
+			 fs->opts->mountpoint);
+	}
 	/* Threads start after the fork that daemonizing made. */
 	start_threads(fs, se, &summaries);
 	res = run_loop(se, fuse);
@@ -367,6 +385,7 @@ static int serve_mounted(struct mmapfs *fs, struct fuse_session *se,
 	fuse_session_unmount(se);
 	log_info("unmounted '%s'", fs->opts->mountpoint);
 	log_cache_summary(fs->maps, fs->inodes);
+	log_summary(fs);
 	return res < 0 ? 1 : 0;
 }
 

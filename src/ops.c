@@ -29,12 +29,31 @@ static void out_of_descriptors(struct mmapfs *fs)
 		 inode_table_dir_fds(fs->inodes, NULL));
 }
 
+/* The first error of a kind users suffer: said once, then only counted. */
+static void first_of_kind(struct mmapfs *fs, int kind, int e)
+{
+	static gint said[STATS_N_ERROR_KINDS];
+
+	if (kind == STATS_ERR_NOFILE)
+		out_of_descriptors(fs);
+	else if (!g_atomic_int_exchange(&said[kind], 1))
+		log_warn("requests fail with %s (%s) from the backing filesystem: "
+			 "said once, counted as errors_%s in the statistics",
+			 strerrorname_np(e), g_strerror(e), stats_error_kind_name(kind));
+}
+
 void mmapfs_reply_err(fuse_req_t req, int res)
 {
-	if (res < 0)
-		stats_add(&mmapfs_of(req)->stats.errors, 1);
-	if (res == -EMFILE || res == -ENFILE)
-		out_of_descriptors(mmapfs_of(req));
+	if (res < 0) {
+		struct mmapfs *fs = mmapfs_of(req);
+		int kind = stats_error_kind(-res);
+
+		stats_add(&fs->stats.errors, 1);
+		if (kind >= 0) {
+			stats_add(&fs->stats.errors_of[kind], 1);
+			first_of_kind(fs, kind, -res);
+		}
+	}
 	fuse_reply_err(req, res < 0 ? -res : 0);
 }
 
@@ -101,6 +120,8 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * the backing filesystem keeps the mode in step when one is set. */
 	if (fs->opts->allow_other && (conn->capable & FUSE_CAP_POSIX_ACL))
 		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* The control protocol (ctl.h) is an ioctl on the root directory. */
+	conn->want |= conn->capable & FUSE_CAP_IOCTL_DIR;
 	fs->no_open = policy_no_open(fs->opts, fs->cache, geteuid() == 0,
 				     conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (fs->no_open)

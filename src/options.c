@@ -26,7 +26,8 @@ static GQuark opt_error_quark(void)
 #define OPT_ERROR opt_error_quark()
 
 enum opt_kind {
-	OPT_SOURCE,     /* a path, resolved by mmapfs_options_finish() */
+	OPT_PATH,       /* a path (char *), made absolute by
+			 * mmapfs_options_finish() */
 	OPT_COUNT,      /* unsigned, in [min, max] */
 	OPT_SIZE,       /* uint64_t with a K/M/G/T suffix, in [min, max] */
 	OPT_SECONDS,    /* double, in [0, max] */
@@ -82,7 +83,7 @@ static const char *const log_level_names[] = {
 #define AT(f) offsetof(struct mmapfs_options, f)
 
 static const struct option_row option_table[] = {
-	{ "source", "DIR", OPT_SOURCE, AT(source),
+	{ "source", "DIR", OPT_PATH, AT(source),
 	  .help = "the backing directory to mirror",
 	  .def_text = "the first argument" },
 	{ "max_maps", "N", OPT_COUNT, AT(max_maps),
@@ -141,7 +142,11 @@ static const struct option_row option_table[] = {
 	{ "log_level", "LEVEL", OPT_CHOICE, AT(log_level),
 	  .choices = log_level_names, .def = MMAPFS_LOG_INFO,
 	  .help = "error, warn, info or debug: which messages to log (to stderr in the foreground, to "
-		  "syslog once detached)" },
+		  "syslog once detached, or to log_file)" },
+	{ "log_file", "PATH", OPT_PATH, AT(log_file),
+	  .help = "append messages to this file (each line with its time), "
+		  "detached or not; '-': to stderr, even once detached",
+	  .def_text = "stderr, then syslog once detached" },
 	{ "ro", NULL, OPT_FLAG, AT(read_only),
 	  .help = "read-only mount: every change answers EROFS; with "
 		  "cache=watched, files are read without opening them in the "
@@ -222,7 +227,7 @@ static gboolean set_value(struct mmapfs_options *opts,
 	double t;
 
 	switch (r->kind) {
-	case OPT_SOURCE:
+	case OPT_PATH:
 		g_free(*(char **)field(opts, r));
 		*(char **)field(opts, r) = g_strdup(value);
 		return TRUE;
@@ -396,12 +401,21 @@ static char *resolve_dir(const char *what, const char *path, GError **error)
 		return NULL;
 	}
 	real = realpath(path, NULL);
-	if (!real) {
-		g_set_error(error, OPT_ERROR, 0, "%s '%s': %s", what, path,
-			    g_strerror(errno));
+	if (!real || stat(real, &st) < 0) {
+		int e = errno;
+
+		/* A FUSE mount whose daemon is gone. */
+		if (e == ENOTCONN)
+			g_set_error(error, OPT_ERROR, 0, "%s '%s': the mount there is dead "
+				    "(its daemon is gone): 'mmapfs-mount SOURCE %s' repairs it, "
+				    "'fusermount3 -u %s' removes it", what, path, path, path);
+		else
+			g_set_error(error, OPT_ERROR, 0, "%s '%s': %s", what, path,
+				    g_strerror(e));
+		free(real);
 		return NULL;
 	}
-	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st.st_mode)) {
 		g_set_error(error, OPT_ERROR, 0, "%s '%s': %s", what, path,
 			    g_strerror(ENOTDIR));
 		free(real);
@@ -455,6 +469,15 @@ gboolean mmapfs_options_finish(struct mmapfs_options *opts,
 			    "would contain itself", opts->mountpoint, opts->source);
 		return FALSE;
 	}
+	/* The daemon leaves its working directory when it detaches. */
+	if (opts->log_file && strcmp(opts->log_file, "-") &&
+	    !g_path_is_absolute(opts->log_file)) {
+		g_autofree char *cwd = g_get_current_dir();
+		char *abs = g_build_filename(cwd, opts->log_file, NULL);
+
+		g_free(opts->log_file);
+		opts->log_file = abs;
+	}
 	return TRUE;
 }
 
@@ -462,6 +485,7 @@ void mmapfs_options_clear(struct mmapfs_options *opts)
 {
 	g_clear_pointer(&opts->source, g_free);
 	g_clear_pointer(&opts->mountpoint, g_free);
+	g_clear_pointer(&opts->log_file, g_free);
 }
 
 /* Prints one help entry, "    LHS  TEXT", TEXT wrapped under itself. */

@@ -47,15 +47,26 @@ ssize_t reader_pread(struct reader *r, struct inode_file *f, size_t size,
 	return n;
 }
 
+/* node's path for a log line (g_free it). */
+static char *path_of(struct reader *r, struct inode *node)
+{
+	char *path = inode_path(r->inodes, node);
+
+	return path ? path : g_strdup_printf("inode %lu", (unsigned long)node->id.ino);
+}
+
 /* Logs, once per daemon, that mmap() was refused (not once per read). */
-static void map_refused(const struct stat *st, int res)
+static void map_refused(struct reader *r, struct inode *node, int res)
 {
 	static gint warned;
 
-	if (!g_atomic_int_exchange(&warned, 1))
-		log_warn("cannot map inode %lu: %s: reading with pread "
-			 "meanwhile (said once; see map_failures in the stats)",
-			 (unsigned long)st->st_ino, g_strerror(-res));
+	if (!g_atomic_int_exchange(&warned, 1)) {
+		g_autofree char *path = path_of(r, node);
+
+		log_warn("cannot map '%s': %s: reading with pread meanwhile "
+			 "(said once; see map_failures in the stats)", path,
+			 g_strerror(-res));
+	}
 }
 
 /*
@@ -91,10 +102,13 @@ static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
 	res = mapcache_get(r->maps, &f->node->id, fd, &st, &m);
 	if (res == 0)
 		return m;
-	if (res == -ENODEV)
-		filedata_use_pread(f->node, FILEDATA_UNMAPPABLE);
-	else if (res != -EFBIG && res != -ENOSPC)
-		map_refused(&st, res);
+	if (res == -ENODEV && filedata_use_pread(f->node)) {
+		g_autofree char *path = path_of(r, f->node);
+
+		log_debug("cannot map '%s': reading it with pread", path);
+	} else if (res != -ENODEV && res != -EFBIG && res != -ENOSPC) {
+		map_refused(r, f->node, res);
+	}
 	return NULL;
 }
 
@@ -122,7 +136,12 @@ void reader_plan(struct reader *r, struct inode_file *f, size_t size,
 	if (safecopy_probe(m->addr + off, probe) < probe) {
 		/* The file shrank under the mapping: answer with what the
 		 * file holds now. */
-		filedata_shrank_under(r->maps, f->node, m);
+		if (filedata_shrank_under(r->maps, f->node, m)) {
+			g_autofree char *path = path_of(r, f->node);
+
+			log_info("'%s' shrank under its mapping: reading it with "
+				 "pread from now on", path);
+		}
 		mapcache_put(r->maps, m);
 		return;
 	}
@@ -130,9 +149,13 @@ void reader_plan(struct reader *r, struct inode_file *f, size_t size,
 				     .data = m->addr + off, .len = n };
 }
 
-void reader_reply_failed(struct reader *r, struct reader_plan *p)
+void reader_reply_failed(struct reader *r, struct inode_file *f,
+			 struct reader_plan *p)
 {
+	g_autofree char *path = path_of(r, f->node);
+
 	filedata_shrank_during_reply(r->maps, p->map);
+	log_info("'%s' shrank during a reply: mapping dropped", path);
 }
 
 void reader_done(struct reader *r, struct reader_plan *p)

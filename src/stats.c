@@ -1,6 +1,7 @@
 /*
  * stats.c - see include/mmapfs/stats.h.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -17,6 +18,27 @@ static const char *const op_names[STATS_N_OPS] = {
 const char *stats_op_name(enum stats_op op)
 {
 	return op < STATS_N_OPS ? op_names[op] : "?";
+}
+
+int stats_error_kind(int e)
+{
+	switch (e) {
+	case ENOSPC: case EDQUOT: return STATS_ERR_NOSPACE;
+	case EMFILE: case ENFILE: return STATS_ERR_NOFILE;
+	case EIO: return STATS_ERR_IO;
+	case ENOMEM: return STATS_ERR_NOMEM;
+	default: return -1;
+	}
+}
+
+const char *stats_error_kind_name(enum stats_error_kind k)
+{
+	static const char *const names[] = {
+		[STATS_ERR_NOSPACE] = "nospace", [STATS_ERR_NOFILE] = "nofile",
+		[STATS_ERR_IO] = "io", [STATS_ERR_NOMEM] = "nomem",
+	};
+
+	return k < STATS_N_ERROR_KINDS ? names[k] : "?";
 }
 
 guint64 stats_now_ns(void)
@@ -63,6 +85,8 @@ void stats_read(struct stats *s, struct stats_snapshot *out)
 		out->requests += out->ops[i].requests;
 	}
 	out->errors = load(&s->errors);
+	for (int k = 0; k < STATS_N_ERROR_KINDS; k++)
+		out->errors_of[k] = load(&s->errors_of[k]);
 	out->bytes_from_maps = load(&s->bytes_from_maps);
 	out->bytes_from_pread = load(&s->bytes_from_pread);
 	out->bytes_written = load(&s->bytes_written);
@@ -102,8 +126,13 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	unsigned n = 0;
 
 #define ADD(name_, value_) (out[n++] = (struct scalar){ name_, (guint64)(value_) })
+	ADD("pid", s->pid);
 	ADD("requests", s->requests);
 	ADD("errors", s->errors);
+	ADD("errors_nospace", s->errors_of[STATS_ERR_NOSPACE]);
+	ADD("errors_nofile", s->errors_of[STATS_ERR_NOFILE]);
+	ADD("errors_io", s->errors_of[STATS_ERR_IO]);
+	ADD("errors_nomem", s->errors_of[STATS_ERR_NOMEM]);
 	ADD("bytes_read", s->bytes_from_maps + s->bytes_from_pread);
 	ADD("bytes_from_maps", s->bytes_from_maps);
 	ADD("bytes_from_pread", s->bytes_from_pread);
@@ -133,7 +162,7 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	return n;
 }
 
-#define MAX_SCALARS 32
+#define MAX_SCALARS 48
 
 void stats_format_text(const struct stats_snapshot *s, GString *out)
 {
@@ -141,6 +170,7 @@ void stats_format_text(const struct stats_snapshot *s, GString *out)
 	unsigned n = scalars(s, sc);
 
 	g_string_append_printf(out, "uptime_s %.1f\n", s->uptime_s);
+	g_string_append_printf(out, "source %s\n", s->source ? s->source : "");
 	g_string_append_printf(out, "cache %s\n", s->cache_mode);
 	g_string_append_printf(out, "watcher %s\n", s->watcher ? s->watcher : "none");
 	for (unsigned i = 0; i < n; i++)
@@ -174,8 +204,10 @@ void stats_format_json(const struct stats_snapshot *s, GString *out)
 	unsigned n = scalars(s, sc);
 	bool first = true;
 
-	g_string_append_printf(out, "{\"uptime_s\":%.1f,\"cache\":\"%s\",\"watcher\":",
-			       s->uptime_s, s->cache_mode);
+	g_autofree char *source = g_strescape(s->source ? s->source : "", NULL);
+
+	g_string_append_printf(out, "{\"uptime_s\":%.1f,\"source\":\"%s\",\"cache\":\"%s\","
+			       "\"watcher\":", s->uptime_s, source, s->cache_mode);
 	if (s->watcher)
 		g_string_append_printf(out, "\"%s\"", s->watcher);
 	else
@@ -214,13 +246,20 @@ char *stats_summary_line(const struct stats_snapshot *s)
 	guint64 read = s->bytes_from_maps + s->bytes_from_pread;
 	guint64 lookups = s->maps.hits + s->maps.misses;
 
+	g_autoptr(GString) kinds = g_string_new(NULL);
+
+	for (int k = 0; k < STATS_N_ERROR_KINDS; k++)
+		if (s->errors_of[k])
+			g_string_append_printf(kinds, ", %" G_GUINT64_FORMAT " %s",
+					       s->errors_of[k], stats_error_kind_name(k));
 	return g_strdup_printf(
-		"stats: %" G_GUINT64_FORMAT " requests (%" G_GUINT64_FORMAT " errors) in %.0f s; "
+		"stats (pid %d): %" G_GUINT64_FORMAT " requests (%" G_GUINT64_FORMAT
+		" errors%s) in %.0f s; "
 		"%.1f MiB read, %.0f%% from mappings; %.1f MiB written; "
 		"%u/%u mappings live, %.1f MiB mapped, %.0f%% hits; "
 		"%" G_GUINT64_FORMAT " SIGBUS recovered; %" G_GUINT64_FORMAT
 		" watcher events; %u inodes",
-		s->requests, s->errors, s->uptime_s, read / 1048576.0,
+		s->pid, s->requests, s->errors, kinds->str, s->uptime_s, read / 1048576.0,
 		read ? 100.0 * s->bytes_from_maps / read : 0.0,
 		s->bytes_written / 1048576.0, s->maps.n_maps, s->maps.max_maps,
 		s->maps.mapped_bytes / 1048576.0,

@@ -112,10 +112,13 @@ static void dir_added(void *data, struct inode *dir)
 	int res = watch_add(w, dir);
 
 	/* Once: a filesystem that refuses one mark refuses them all. */
-	if (res < 0 && !g_atomic_int_exchange(&w->warned, 1))
-		log_warn("cannot watch directory inode %lu (%s): changes made in it "
+	if (res < 0 && !g_atomic_int_exchange(&w->warned, 1)) {
+		g_autofree char *path = inode_path(w->inodes, dir);
+
+		log_warn("cannot watch directory '%s' (%s): changes made in it "
 			 "outside the mount show only after the timeout",
-			 (unsigned long)dir->id.ino, g_strerror(-res));
+			 path ? path : "?", g_strerror(-res));
+	}
 }
 
 static void dir_removed(void *data, struct inode *dir)
@@ -167,7 +170,12 @@ static void file_changed(struct watcher *w, struct inode *node,
 	if (!w->backend->knows_pid && !(what & WATCH_EV_ENTRY) &&
 	    filedata_has_writers(node))
 		return;
-	filedata_changed_outside(w->maps, node, st);
+	if (filedata_changed_outside(w->maps, node, st)) {
+		g_autofree char *path = inode_path(w->inodes, node);
+
+		log_info("'%s' shrank under its mapping: reading it with pread "
+			 "from now on", path ? path : "(a file with no name left)");
+	}
 	inval_inode(w, node);
 }
 

@@ -72,16 +72,18 @@ void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes);
 /*
  * The file changed outside the mount; st is what it is now.  Its mapping
  * goes if its identity changed, and a file that shrank under its mapping
- * is read with pread from now on.
+ * is read with pread from now on.  Returns true when that began now (for
+ * the caller's log line, which can name the file's path).
  */
-void filedata_changed_outside(struct mapcache *maps, struct inode *node,
+bool filedata_changed_outside(struct mapcache *maps, struct inode *node,
 			      const struct stat *st);
 
 /*
  * A read found the file shorter than its mapping m (pinned by the
  * caller): m is dropped and the file is read with pread from now on.
+ * Returns true when that began now.
  */
-void filedata_shrank_under(struct mapcache *maps, struct inode *node,
+bool filedata_shrank_under(struct mapcache *maps, struct inode *node,
 			   struct mapcache_map *m);
 
 /*
@@ -91,14 +93,13 @@ void filedata_shrank_under(struct mapcache *maps, struct inode *node,
  */
 void filedata_shrank_during_reply(struct mapcache *maps, struct mapcache_map *m);
 
-/* Why a file is read with pread from now on (filedata_use_pread()). */
-enum filedata_pread_why {
-	FILEDATA_NOT_REGULAR,   /* not a regular file: nothing to map */
-	FILEDATA_UNMAPPABLE,    /* its filesystem cannot map files */
-	FILEDATA_SHRANK,        /* it shrank under its mapping (logged once) */
-};
-
-void filedata_use_pread(struct inode *node, enum filedata_pread_why why);
+/*
+ * The file is read with pread from now on: it is not regular, its
+ * filesystem cannot map files, or it shrank under its mapping.  Returns
+ * true the first time.  (This module logs nothing: its callers know the
+ * inode table, and name the file.)
+ */
+bool filedata_use_pread(struct inode *node);
 
 /* Whether the file is read with pread only. */
 bool filedata_reads_by_pread(const struct inode *node);

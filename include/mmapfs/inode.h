@@ -152,6 +152,14 @@ void inode_fd_put(struct inode_table *t, struct inode *node, int fd);
  */
 void inode_renamed(struct inode_table *t, struct inode *dir, const char *name);
 
+/*
+ * node's path as the daemon can name it now, relative to SOURCE ("." for
+ * the root; absolute if it is outside, "(deleted)" at the end if it has no
+ * name left); NULL if it cannot be reached.  For people: log lines and
+ * listings.  g_free() it.
+ */
+char *inode_path(struct inode_table *t, struct inode *node);
+
 /* Directory descriptors open now (the root's aside), and the most kept. */
 unsigned inode_table_dir_fds(struct inode_table *t, unsigned *budget);
 

@@ -6,13 +6,18 @@
  * what failed first, the subject quoted, lower case, no full stop.
  *
  * Messages go to stderr (the daemon in the foreground), or to syslog (the
- * journal) once mmapfs_log_use_syslog() was called (the daemon detached).
+ * journal) once mmapfs_log_use_syslog() was called (the daemon detached),
+ * unless mmapfs_log_use_file() gave them a destination of their own
+ * (-o log_file): a file, each line with its time (UTC) and pid, or the
+ * daemon's first stderr, kept across detaching.
  *
- * Thread-safe: each message is written with one write(2) call to stderr,
- * or one syslog(3) call.
+ * Thread-safe: each message is written with one write(2) call, or one
+ * syslog(3) call.
  */
 #ifndef MMAPFS_LOG_H
 #define MMAPFS_LOG_H
+
+#include <stdbool.h>
 
 #include <glib.h>
 
@@ -26,8 +31,22 @@ enum mmapfs_log_level {
 /* Messages above this level are dropped.  Set once, before threads start. */
 void mmapfs_log_set_level(enum mmapfs_log_level level);
 
-/* From now on, messages go to syslog.  Call before threads start. */
+/* From now on, messages go to syslog, unless they have a destination of
+ * their own.  Call before threads start. */
 void mmapfs_log_use_syslog(void);
+
+/*
+ * From now on, messages are appended to path (created 0640), or with "-"
+ * written to the stderr we have now, even after detaching.  Returns 0 or
+ * a negative errno.  Call before threads start.
+ */
+int mmapfs_log_use_file(const char *path);
+
+/* Whether mmapfs_log_use_file() gave messages a destination. */
+bool mmapfs_log_has_destination(void);
+
+/* Whether a syslog daemon listens at /dev/log. */
+bool mmapfs_log_syslog_reachable(void);
 
 void mmapfs_log(enum mmapfs_log_level level, const char *fmt, ...)
 	G_GNUC_PRINTF(2, 3);

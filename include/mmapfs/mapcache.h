@@ -41,6 +41,7 @@ struct mapcache_map {
 	size_t len;               /* file size when mapped; > 0 */
 	struct devino key;
 	struct timespec mtime;    /* file mtime when mapped */
+	gint64 mapped_at;         /* g_get_monotonic_time() when mapped */
 
 	/* Private to mapcache.c, protected by the cache's lock. */
 	unsigned pins;
@@ -107,8 +108,17 @@ void mapcache_invalidate_map(struct mapcache *mc, struct mapcache_map *map);
 bool mapcache_revalidate(struct mapcache *mc, const struct devino *key,
 			 const struct stat *st);
 
-/* The keys of the live mappings now, most recent first (g_array_unref). */
-GArray *mapcache_live_keys(struct mapcache *mc);
+/* What mapcache_list() tells of one live mapping. */
+struct mapcache_entry {
+	struct devino key;
+	size_t len;
+	unsigned pins;
+	gint64 mapped_at;
+};
+
+/* The live mappings now, most recently used first: a GArray of struct
+ * mapcache_entry (g_array_unref it). */
+GArray *mapcache_list(struct mapcache *mc);
 
 /* Drops every unpinned mapping. */
 void mapcache_drop_all(struct mapcache *mc);

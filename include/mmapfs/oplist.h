@@ -15,7 +15,7 @@
  * fuse_lowlevel_ops field and the handler's name, mmapfs_op_<handler>.
  * The handlers live in src/ops_meta.c (lookup to statfs), ops_dir.c
  * (directories), ops_names.c (mknod to rename), ops_file.c (open to lseek)
- * and ops_xattr.c.
+ * and ops_xattr.c; ioctl (the control protocol, ctl.h) in ops_ctl.c.
  *
  * The parameters name FUSE types, but nothing here includes a FUSE header:
  * the core expands only the counters and names (stats.h).
@@ -111,6 +111,11 @@
 	   (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, \
 	    size_t size, int flags), (req, ino, name, value, size, flags)) \
 	OP(REMOVEXATTR, "removexattr", removexattr, \
-	   (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name))
+	   (fuse_req_t req, fuse_ino_t ino, const char *name), (req, ino, name)) \
+	OP(IOCTL, "ioctl", ioctl, \
+	   (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg, \
+	    struct fuse_file_info *fi, unsigned flags, const void *in_buf, \
+	    size_t in_bufsz, size_t out_bufsz), \
+	   (req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz))
 
 #endif

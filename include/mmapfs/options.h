@@ -85,6 +85,8 @@ struct mmapfs_options {
 	uint64_t push_files;    /* listed files pushed whole up to this; 0: off */
 	uint64_t readahead;     /* the mount's readahead window; 0: the kernel's */
 	int log_level;          /* enum mmapfs_log_level */
+	char *log_file;         /* where messages go; "-": stderr; NULL:
+				 * stderr, then syslog once detached */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
 };

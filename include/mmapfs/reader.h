@@ -74,7 +74,8 @@ ssize_t reader_pread(struct reader *r, struct inode_file *f, size_t size,
  * shrank after the probe): the mapping is dropped; the next read maps the
  * file again and its probe marks it for pread.
  */
-void reader_reply_failed(struct reader *r, struct reader_plan *p);
+void reader_reply_failed(struct reader *r, struct inode_file *f,
+			 struct reader_plan *p);
 
 /* Puts back what a plan pinned. */
 void reader_done(struct reader *r, struct reader_plan *p);

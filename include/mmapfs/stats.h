@@ -21,14 +21,6 @@
 #include "mmapfs/mapcache.h"
 #include "mmapfs/oplist.h"
 
-/*
- * The extended attributes of a mount's root through which the daemon is
- * read and controlled (src/ops_ctl.c serves them, mmapfs-ctl uses them).
- */
-#define MMAPFS_XATTR_STATS      "user.mmapfs.stats"
-#define MMAPFS_XATTR_STATS_JSON "user.mmapfs.stats.json"
-#define MMAPFS_XATTR_CTL        "user.mmapfs.ctl"
-
 /* One counter per operation of oplist.h. */
 #define STATS_OP_ENUM(counter, name, handler, params, args) STATS_##counter,
 #define STATS_OP_SKIP(counter, handler, params, args)
@@ -49,10 +41,26 @@ struct stats_op_counts {
 	guint64 buckets[STATS_BUCKETS];
 };
 
+/* Errors users suffer, counted (and logged once) by kind. */
+enum stats_error_kind {
+	STATS_ERR_NOSPACE,          /* ENOSPC, EDQUOT */
+	STATS_ERR_NOFILE,           /* EMFILE, ENFILE */
+	STATS_ERR_IO,               /* EIO */
+	STATS_ERR_NOMEM,            /* ENOMEM */
+	STATS_N_ERROR_KINDS
+};
+
+/* The kind of errno e (positive), or -1 for the others. */
+int stats_error_kind(int e);
+
+/* "nospace", ...: errors_<name> in the statistics. */
+const char *stats_error_kind_name(enum stats_error_kind k);
+
 /* The daemon's own counters (all atomic). */
 struct stats {
 	struct stats_op_counts ops[STATS_N_OPS];
 	guint64 errors;             /* replies with an error */
+	guint64 errors_of[STATS_N_ERROR_KINDS];
 	guint64 bytes_from_maps;    /* read bytes answered from mappings */
 	guint64 bytes_from_pread;   /* ... and with pread */
 	guint64 bytes_written;
@@ -81,6 +89,9 @@ struct stats_snapshot {
 	double uptime_s;
 	struct stats_op_counts ops[STATS_N_OPS];
 	guint64 requests, errors;
+	guint64 errors_of[STATS_N_ERROR_KINDS];
+	int pid;                    /* the daemon's */
+	const char *source;         /* its SOURCE */
 	guint64 bytes_from_maps, bytes_from_pread, bytes_written;
 	struct mapcache_stats maps;
 	guint64 sigbus_recovered;

@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 
 #include "harness.h"
+#include "mmapfs/ctl.h"
 #include "mmapfs/fstype.h"
 #include "mmapfs/mountinfo.h"
 #include "mmapfs/stats.h"

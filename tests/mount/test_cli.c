@@ -104,6 +104,23 @@ static void test_mount_point_inside_source(struct mount *m, gconstpointer data)
 	g_assert_false(path_is_mounted(inside));
 }
 
+/* A dead mount at MOUNTPOINT (its daemon killed): said so, with the repair. */
+static void test_dead_mount_point(struct mount *m, gconstpointer data)
+{
+	const char *again[] = { g_getenv("MMAPFS_BIN"), m->src, m->mnt, NULL };
+	g_autofree char *err = NULL;
+
+	mount_start(m, NULL);
+	g_assert_cmpint(kill(m->pid, SIGKILL), ==, 0);
+	g_assert_cmpint(waitpid(m->pid, NULL, 0), ==, m->pid);
+	m->pid = 0;
+	g_assert_cmpint(harness_run(again, NULL, NULL, &err), ==, 1);
+	assert_one_line(err);
+	g_assert_nonnull(strstr(err, "the mount there is dead (its daemon is gone): "
+				"'mmapfs-mount SOURCE "));
+	mount_stop(m);
+}
+
 /* Mounting over a mount point that is a mount already: allowed, logged. */
 static void test_mount_over_mount(struct mount *m, gconstpointer data)
 {
@@ -231,6 +248,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cli/help-and-version", test_help_and_version);
 	MOUNT_TEST("/cli/mount-point-inside-source", test_mount_point_inside_source, NULL);
 	MOUNT_TEST("/cli/mount-over-a-mount", test_mount_over_mount, NULL);
+	MOUNT_TEST("/cli/dead-mount-point", test_dead_mount_point, NULL);
 	MOUNT_TEST("/cli/sigterm-unmounts", test_sigterm, NULL);
 	MOUNT_TEST("/cli/sigint-unmounts", test_sigint, NULL);
 	MOUNT_TEST("/cli/daemonize-and-source-option", test_daemonize_and_source_option, NULL);

@@ -3,13 +3,18 @@
  *   - mmapfs-mount / mmapfs-umount: mount, refuse a second mount, repair a
  *     mount whose daemon was killed, refuse a busy unmount unless --lazy,
  *     wait for the daemon to exit;
- *   - with-mmapfs: COMMAND's status and output, stdin, --cd, a command
+ *   - a daemon started as mount.fuse3 and fstab order it (SOURCE MOUNTPOINT
+ *     -o ro): mmapfs-mount sees it in the mount table and refuses, naming
+ *     its pid; mmapfs-umount waits for that very daemon;
+ *   - with-mmapfs: COMMAND's status and output, stdin, COMMAND run in the
+ *     mount (or, with --keep-cwd, where the caller was), --quiet, a command
  *     killed by a signal, the script itself killed, bad input; nothing left
  *     mounted or created;
  *   - --help and bad usage of every script.
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -100,6 +105,40 @@ static void test_mount_scripts(struct mount *m, gconstpointer data)
 	wait_gone(pid);
 }
 
+/* The daemon's pid, asked of it with mmapfs-ctl. */
+static pid_t ctl_pid(const char *mnt)
+{
+	const char *argv[] = { g_getenv("MMAPFS_CTL"), "pid", mnt, NULL };
+	g_autofree char *out = NULL;
+
+	g_assert_cmpint(harness_run(argv, NULL, &out, NULL), ==, 0);
+	g_assert_true(g_str_has_prefix(out, "pid "));
+	return (pid_t)atoi(out + 4);
+}
+
+static void test_mounted_any_order(struct mount *m, gconstpointer data)
+{
+	g_autofree char *mount_sh = harness_script("mmapfs-mount");
+	g_autofree char *umount_sh = harness_script("mmapfs-umount");
+	const char *daemon[] = { g_getenv("MMAPFS_BIN"), m->src, m->mnt, "-o", "ro", NULL };
+	const char *again[] = { mount_sh, m->src, m->mnt, NULL };
+	const char *down[] = { umount_sh, m->mnt, NULL };
+	g_autofree char *err = NULL, *want = NULL;
+	pid_t pid;
+
+	g_assert_cmpint(harness_run(daemon, NULL, NULL, NULL), ==, 0);
+	pid = ctl_pid(m->mnt);
+	mount_adopt(m, pid);
+	g_assert_cmpint(harness_run(again, NULL, NULL, &err), ==, 1);
+	want = g_strdup_printf("is mounted already (daemon pid %d)", (int)pid);
+	g_assert_nonnull(strstr(err, want));
+	g_assert_cmpint(harness_run(down, NULL, NULL, NULL), ==, 0);
+	/* It returned once that daemon had gone. */
+	g_assert_cmpint(kill(pid, 0), ==, -1);
+	g_assert_false(path_is_mounted(m->mnt));
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 /* Nothing left in dir: no mount, no directory. */
 static void assert_empty_dir(const char *dir)
 {
@@ -132,12 +171,33 @@ static void test_with_mmapfs(struct mount *m, gconstpointer data)
 		assert_empty_dir(tmp);
 	}
 	{
-		const char *argv[] = { with, "--cd", m->src, "--", "sh", "-c",
+		/* COMMAND runs in the mount; --cd (the default) is still taken. */
+		const char *argv[] = { with, m->src, "--", "sh", "-c",
 				       "test \"$(pwd)\" = \"$MMAPFS_MNT\" && cat f", NULL };
+		const char *cd[] = { with, "--cd", m->src, "--", "sh", "-c",
+				     "test \"$(pwd)\" = \"$MMAPFS_MNT\" && cat f", NULL };
 
 		g_assert_cmpint(harness_run(argv, tmp, &out, NULL), ==, 0);
 		g_assert_cmpstr(out, ==, "backing bytes\n");
 		g_clear_pointer(&out, g_free);
+		g_assert_cmpint(harness_run(cd, tmp, &out, NULL), ==, 0);
+		g_assert_cmpstr(out, ==, "backing bytes\n");
+		g_clear_pointer(&out, g_free);
+		assert_empty_dir(tmp);
+	}
+	{
+		/* --keep-cwd: where the caller was; --quiet: no info lines. */
+		g_autofree char *script = g_strdup_printf("cd '%s' && '%s' --keep-cwd --quiet '%s' "
+							  "-- pwd", m->root, with, m->src);
+		const char *argv[] = { "sh", "-c", script, NULL };
+		g_autofree char *want = g_strdup_printf("%s\n", m->root);
+
+		g_assert_cmpint(harness_run(argv, tmp, &out, &err), ==, 0);
+		g_assert_cmpstr(out, ==, want);
+		g_assert_null(strstr(err, "mmapfs: cache="));
+		g_assert_null(strstr(err, "mmapfs: mounted"));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
 		assert_empty_dir(tmp);
 	}
 	{
@@ -244,6 +304,7 @@ int main(int argc, char **argv)
 	harness_init();
 	MOUNT_TEST("/scripts/mount-scripts", test_mount_scripts, NULL);
 	MOUNT_TEST("/scripts/with-mmapfs", test_with_mmapfs, NULL);
+	MOUNT_TEST("/scripts/mounted-already-any-order", test_mounted_any_order, NULL);
 	g_test_add_func("/scripts/usage", test_script_usage);
 	g_test_add_func("/scripts/one-wait-loop", test_one_wait_loop);
 	return g_test_run();
