@@ -198,16 +198,31 @@ void stats_format_text(const struct stats_snapshot *s, GString *out)
 	}
 }
 
+/* s as a JSON string: quotes, backslashes and control bytes escaped (the
+ * rest, a path's bytes, as they are). */
+static void json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			g_string_append_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			g_string_append_printf(out, "\\u%04x", (unsigned char)*s);
+		else
+			g_string_append_c(out, *s);
+	}
+	g_string_append_c(out, '"');
+}
+
 void stats_format_json(const struct stats_snapshot *s, GString *out)
 {
 	struct scalar sc[MAX_SCALARS];
 	unsigned n = scalars(s, sc);
 	bool first = true;
 
-	g_autofree char *source = g_strescape(s->source ? s->source : "", NULL);
-
-	g_string_append_printf(out, "{\"uptime_s\":%.1f,\"source\":\"%s\",\"cache\":\"%s\","
-			       "\"watcher\":", s->uptime_s, source, s->cache_mode);
+	g_string_append_printf(out, "{\"uptime_s\":%.1f,\"source\":", s->uptime_s);
+	json_string(out, s->source ? s->source : "");
+	g_string_append_printf(out, ",\"cache\":\"%s\",\"watcher\":", s->cache_mode);
 	if (s->watcher)
 		g_string_append_printf(out, "\"%s\"", s->watcher);
 	else

@@ -87,7 +87,7 @@ static void test_stats_text(struct mount *m, gconstpointer data)
 /* JSON that a JSON parser takes, with the same figures. */
 static void test_stats_json(struct mount *m, gconstpointer data)
 {
-	g_autofree char *out = NULL;
+	g_autofree char *out = NULL, *want = NULL;
 	g_autofree char *cmd = NULL;
 
 	mount_read_three(m);
@@ -96,13 +96,15 @@ static void test_stats_json(struct mount *m, gconstpointer data)
 		"d = json.load(sys.stdin); "
 		"print(d[\"maps_live\"], d[\"ops\"][\"read\"][\"requests\"] > 0, "
 		"sum(d[\"ops\"][\"read\"][\"histogram_us\"].values()) == "
-		"d[\"ops\"][\"read\"][\"requests\"])'", g_getenv("MMAPFS_CTL"), m->mnt);
+		"d[\"ops\"][\"read\"][\"requests\"], d[\"pid\"], d[\"source\"])'",
+		g_getenv("MMAPFS_CTL"), m->mnt);
 	{
 		const char *argv[] = { "sh", "-c", cmd, NULL };
 
 		g_assert_cmpint(harness_run(argv, NULL, &out, NULL), ==, 0);
 	}
-	g_assert_cmpstr(out, ==, "3 True True\n");
+	want = g_strdup_printf("3 True True %d %s\n", (int)m->pid, m->src);
+	g_assert_cmpstr(out, ==, want);
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 

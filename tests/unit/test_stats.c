@@ -1,7 +1,9 @@
 /*
  * test_stats.c - the statistics: histogram buckets at their boundaries,
- * counting requests, and the text, JSON and summary formats.
+ * counting requests, the error kinds, and the text, JSON and summary
+ * formats (with the pid and SOURCE).
  */
+#include <errno.h>
 #include <string.h>
 
 #include <glib.h>
@@ -35,7 +37,10 @@ static void test_counting_and_formats(void)
 	stats_add(&s.bytes_from_maps, 3000);
 	stats_add(&s.bytes_from_pread, 1000);
 	stats_add(&s.errors, 1);
+	stats_add(&s.errors_of[STATS_ERR_NOSPACE], 1);
 	stats_read(&s, &snap);
+	snap.pid = 4242;
+	snap.source = "/srv/a \"b\"";
 	snap.cache_mode = "watched";
 	snap.watcher = "fanotify";
 	snap.maps.max_maps = 7;
@@ -49,17 +54,35 @@ static void test_counting_and_formats(void)
 	g_assert_nonnull(strstr(text->str, "\nop.read.requests 3\n"));
 	g_assert_nonnull(strstr(text->str, "\nop.lookup.requests 1\n"));
 	g_assert_null(strstr(text->str, "op.write."));         /* none: not shown */
+	g_assert_nonnull(strstr(text->str, "\npid 4242\n"));
+	g_assert_nonnull(strstr(text->str, "\nsource /srv/a \"b\"\n"));
+	g_assert_nonnull(strstr(text->str, "\nerrors_nospace 1\n"));
 
 	stats_format_json(&snap, json);
 	g_assert_true(g_str_has_prefix(json->str, "{\"uptime_s\":"));
-	g_assert_nonnull(strstr(json->str, "\"cache\":\"watched\",\"watcher\":\"fanotify\""));
+	g_assert_nonnull(strstr(json->str, "\"source\":\"/srv/a \\\"b\\\"\",\"cache\":\"watched\","
+				"\"watcher\":\"fanotify\""));
+	g_assert_nonnull(strstr(json->str, "\"pid\":4242,"));
 	g_assert_nonnull(strstr(json->str, "\"read\":{\"requests\":3,"));
 	g_assert_true(g_str_has_suffix(json->str, "}}\n"));
 
 	line = stats_summary_line(&snap);
 	g_assert_null(strchr(line, '\n'));
-	g_assert_nonnull(strstr(line, "4 requests (1 errors)"));
+	g_assert_true(g_str_has_prefix(line, "stats (pid 4242): "));
+	g_assert_nonnull(strstr(line, "4 requests (1 errors, 1 nospace)"));
 	g_assert_nonnull(strstr(line, "75% from mappings"));
+}
+
+static void test_error_kinds(void)
+{
+	g_assert_cmpint(stats_error_kind(ENOSPC), ==, STATS_ERR_NOSPACE);
+	g_assert_cmpint(stats_error_kind(EDQUOT), ==, STATS_ERR_NOSPACE);
+	g_assert_cmpint(stats_error_kind(EMFILE), ==, STATS_ERR_NOFILE);
+	g_assert_cmpint(stats_error_kind(ENFILE), ==, STATS_ERR_NOFILE);
+	g_assert_cmpint(stats_error_kind(EIO), ==, STATS_ERR_IO);
+	g_assert_cmpint(stats_error_kind(ENOMEM), ==, STATS_ERR_NOMEM);
+	g_assert_cmpint(stats_error_kind(ENOENT), ==, -1);     /* not suffered */
+	g_assert_cmpstr(stats_error_kind_name(STATS_ERR_NOSPACE), ==, "nospace");
 }
 
 int main(int argc, char **argv)
@@ -67,5 +90,6 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/stats/buckets", test_buckets);
 	g_test_add_func("/stats/counting-and-formats", test_counting_and_formats);
+	g_test_add_func("/stats/error-kinds", test_error_kinds);
 	return g_test_run();
 }
