@@ -49,6 +49,10 @@ struct watcher {
 
 	guint64 handled, own;       /* (atomic) events acted upon, skipped */
 	bool sweep;                 /* the watcher thread's: a name went */
+	/* The watcher thread's, for the batch read last: events about
+	 * changes from outside, and about the daemon's own (told by pid, or,
+	 * without pids, a file open for writing through the mount). */
+	unsigned batch_outside, batch_own;
 };
 
 const char *watcher_available(void)
@@ -168,8 +172,11 @@ static void file_changed(struct watcher *w, struct inode *node,
 	/* Without pids our own writes come too: the kernel's copy of a file
 	 * open for writing through the mount is the newest. */
 	if (!w->backend->knows_pid && !(what & WATCH_EV_ENTRY) &&
-	    filedata_has_writers(node))
+	    filedata_has_writers(node)) {
+		w->batch_own++;
+		w->batch_outside--;
 		return;
+	}
 	if (filedata_changed_outside(w->maps, node, st)) {
 		g_autofree char *path = inode_path(w->inodes, node);
 
@@ -192,6 +199,7 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 	if (!dir)
 		return;         /* the kernel forgot it: it caches nothing */
 	__atomic_fetch_add(&w->handled, 1, __ATOMIC_RELAXED);
+	w->batch_outside++;
 	if (!name) {
 		inval_inode(w, dir);
 		goto out;
@@ -257,7 +265,12 @@ static void on_own(void *data)
 	struct watcher *w = data;
 
 	__atomic_fetch_add(&w->own, 1, __ATOMIC_RELAXED);
+	w->batch_own++;
 }
+
+/* How long events may wait in the queue before they are read, after a
+ * batch of the daemon's own only. */
+#define WATCH_BATCH_MS 5
 
 static gpointer watcher_main(gpointer data)
 {
@@ -289,6 +302,17 @@ static gpointer watcher_main(gpointer data)
 		}
 		if (p[1].revents)
 			return NULL;
+		/* While the daemon's own changes stream in (writes through
+		 * the mount), let them gather: the kernel merges a process's
+		 * repeated events on one file while they wait in the queue,
+		 * so they cost one event a batch, not one a write.  After a
+		 * batch with a change from outside, read at once: outside
+		 * changes wait at most this much, and only during such a
+		 * stream. */
+		if (w->batch_own && !w->batch_outside &&
+		    poll(&p[1], 1, WATCH_BATCH_MS) > 0)
+			return NULL;
+		w->batch_own = w->batch_outside = 0;
 		n = read(w->fd, buf.bytes, sizeof(buf.bytes));
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
