@@ -12,6 +12,8 @@
 #
 #   scripts/bench.sh            full run (1 GiB file, 1,000,000-entry walk)
 #   scripts/bench.sh --quick    small sizes, one run: under two minutes
+#   scripts/bench.sh --writes   the write workloads instead, backing on a
+#                               tmpfs: tar -x, 4 KiB writes, git commit
 #   options: --runs N  --systems "native mmapfs ..."  --data DIR  --out DIR
 #            --mmapfs-opts "-o ..."  (extra options for mmapfs, to measure levers)
 set -u
@@ -30,6 +32,9 @@ peers (passthrough_ll, bindfs, mergerfs), in one run, and prints a table of
 medians with ratios to native and to the best peer.  As root.
 
   --quick         small sizes, one run: under two minutes
+  --writes        the write workloads instead (backing on a tmpfs): tar -x
+                  of /usr/include (checked against the archive), 256 MiB in
+                  4 KiB writes, git init + add + commit of 2,000 files
   --runs N        runs of each workload (3; 1 with --quick)
   --systems LIST  the systems to run, of: native mmapfs mmapfs-ro
                   mmapfs-timeout passthrough_ll bindfs mergerfs
@@ -40,6 +45,7 @@ USAGE
 }
 
 quick=0
+writes=0
 runs=3
 systems="native mmapfs mmapfs-ro passthrough_ll bindfs mergerfs"
 data=""
@@ -48,6 +54,7 @@ mmapfs_opts=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; runs=1 ;;
+	--writes) writes=1 ;;
 	--runs) runs=$2; shift ;;
 	--systems) systems=$2; shift ;;
 	--data) data=$2; shift ;;
@@ -66,7 +73,7 @@ if [ $quick = 1 ]; then
 else
 	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; fio_secs=5
 fi
-[ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)"
+[ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)$([ $writes = 1 ] && echo -writes)"
 # The quick data set lives apart, so that switching modes recreates neither.
 [ -n "$data" ] || data=/var/tmp/mmapfs-bench$([ $quick = 1 ] && echo -quick)
 mkdir -p "$out"
@@ -76,7 +83,7 @@ echo "workload,system,run,value,unit" > "$csv"
 # --- what the benchmark needs ------------------------------------------------
 scripts/install-deps.sh >/dev/null
 need=""
-for p in fio bindfs mergerfs gnuplot-nox gcc; do
+for p in fio bindfs mergerfs gnuplot-nox gcc git; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -99,8 +106,32 @@ if [ ! -x "$tools/passthrough_ll" ]; then
 fi
 
 # --- the data set ------------------------------------------------------------
+if [ $writes = 1 ]; then
+	# The write workloads write into a tmpfs: the disk's own flushing
+	# does not blur the figures.
+	mkdir -p "$data-writes"
+	[ -f "$data-writes/include.tar" ] ||
+		tar -C /usr -cf "$data-writes/include.tar" include || exit 1
+	[ -d "$data-writes/files" ] || python3 - "$data-writes/files" <<'PY'
+import os, sys
+root = sys.argv[1]
+os.makedirs(root)
+for i in range(2000):
+    d = f"{root}/d{i // 100:02d}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i:04d}.c", "w") as f:
+        f.write(f"int f{i}(void) {{ return {i}; }}\n" * (1 + i % 40))
+PY
+	# What the extracted tree must hash to.
+	rm -rf "$data-writes/ref"
+	mkdir -p "$data-writes/ref"
+	tar -C "$data-writes/ref" -xf "$data-writes/include.tar" || exit 1
+	want_sum=$(cd "$data-writes/ref/include" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum)
+	rm -rf "$data-writes/ref"
+fi
 stamp="$data/.complete-$big_mb-$nsmall-$walk_small-$walk_big"
-if [ ! -f "$stamp" ]; then
+mkdir -p "$data/src" "$data/mnt"
+if [ $writes = 0 ] && [ ! -f "$stamp" ]; then
 	echo "bench: creating the data set in $data (once)"
 	rm -rf "$data"
 	mkdir -p "$data/src/small" "$data/src/walk-small" "$data/src/walk-big" "$data/mnt"
@@ -136,6 +167,9 @@ cleanup() {
 	fi
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	pid=""
+	if [ $writes = 1 ] && mountpoint -q "$src" 2>/dev/null; then
+		umount "$src"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -156,7 +190,8 @@ mount_sys() {
 		2>>"$out/mmapfs.log" & ;;
 	passthrough_ll) "$tools/passthrough_ll" -f -o source="$src" "$mnt" 2>/dev/null & ;;
 	bindfs) bindfs -f "$src" "$mnt" 2>/dev/null & ;;
-	mergerfs) mergerfs -f "$src" "$mnt" 2>/dev/null & ;;
+	# No free-space floor: the write workloads run on a small tmpfs.
+	mergerfs) mergerfs -f -o minfreespace=0 "$src" "$mnt" 2>/dev/null & ;;
 	esac
 	pid=$!
 	wait_fuse_mount "$mnt" 10 "$pid" && return 0
@@ -225,6 +260,68 @@ walk() {  # sys run name entries
 		record daemon-anon-rss "$1" "$2" "$(echo "$anon / 1024" | bc -l)" MiB
 	fi
 }
+
+# --- the write workloads (--writes) ------------------------------------------
+fresh_backing() {   # an empty tmpfs as the backing directory
+	if ! mountpoint -q "$src"; then
+		mount -t tmpfs -o size=4g,mode=0755 mmapfs-bench "$src" || exit 1
+	fi
+	find "$src" -mindepth 1 -delete
+}
+
+tar_x() {  # sys run
+	local t0 t1 sum
+	t0=$(now); tar -C "$dir" -xf "$data-writes/include.tar" || return 1; sync -f "$dir/include"
+	t1=$(now)
+	sum=$(cd "$dir/include" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum)
+	if [ "$sum" != "$want_sum" ]; then
+		echo "bench: $1: the extracted tree differs from the archive" >&2
+		record write-tar-x "$1" "$2" 0 s
+		return 0
+	fi
+	record write-tar-x "$1" "$2" "$(echo "$t1 - $t0" | bc -l)" s
+}
+
+dd_4k() {  # sys run
+	local t0 t1
+	t0=$(now); dd if=/dev/zero of="$dir/dd" bs=4k count=65536 conv=fsync status=none || return 1
+	t1=$(now)
+	record write-dd-4k "$1" "$2" "$(echo "$t1 - $t0" | bc -l)" s
+}
+
+git_commit() {  # sys run
+	local t0 t1
+	t0=$(now)
+	(cd "$dir" && git init -q repo && cp -r "$data-writes/files/." repo/ && cd repo &&
+		git add -A && git -c user.name=b -c user.email=b@b commit -qm bench) || return 1
+	t1=$(now)
+	record write-git "$1" "$2" "$(echo "$t1 - $t0" | bc -l)" s
+}
+
+if [ $writes = 1 ]; then
+	echo "bench: writes, $runs run(s); systems: $systems; results in $out"
+	{
+		echo "machine: $(uname -r), $(nproc) cores"
+		echo "backing: tmpfs at $src"
+		echo "mmapfs options: ${mmapfs_opts:-defaults}"
+		echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+	} > "$out/machine.txt"
+	for run in $(seq "$runs"); do
+		for sys in $systems; do
+			echo "bench: run $run: $sys"
+			fresh_backing
+			mount_sys "$sys" && { tar_x "$sys" "$run" || echo "bench: $sys: tar failed" >&2; }; umount_sys
+			fresh_backing
+			mount_sys "$sys" && { dd_4k "$sys" "$run" || echo "bench: $sys: dd failed" >&2; }; umount_sys
+			fresh_backing
+			mount_sys "$sys" && { git_commit "$sys" "$run" || echo "bench: $sys: git failed" >&2; }; umount_sys
+		done
+	done
+	find "$src" -mindepth 1 -delete
+	umount "$src"
+	python3 scripts/bench-report.py "$csv" "$out"
+	exit 0
+fi
 
 echo "bench: $runs run(s); systems: $systems; results in $out"
 {

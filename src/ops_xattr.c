@@ -8,6 +8,7 @@
  * any further).
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/xattr.h>
 
 #include "mmapfs/ops.h"
@@ -57,15 +58,31 @@ void mmapfs_reply_xattr(fuse_req_t req, size_t size, ssize_t n,
 		fuse_reply_buf(req, buf, n);
 }
 
+#define CAPS_XATTR "security.capability"
+
 void mmapfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
+	struct inode *node = mmapfs_inode(req, ino);
+	bool caps = !strcmp(name, CAPS_XATTR);
 	g_autofree char *buf = NULL;
+	ssize_t n;
 
 	if (mmapfs_ctl_getxattr(req, ino, name, size))
 		return;
+	/* The kernel asks this before every write (to know whether the
+	 * write must drop a capability): once the file is known to have
+	 * none, answered without reaching it again.  Only where a watcher
+	 * tells when it is given one outside the mount. */
+	if (caps && __atomic_load_n(&node->no_caps, __ATOMIC_RELAXED)) {
+		mmapfs_reply_err(req, -ENODATA);
+		return;
+	}
 	buf = size ? g_malloc(size) : NULL;
-	mmapfs_reply_xattr(req, size, node_xattr(req, ino, GET, name, buf, size, 0), buf);
+	n = node_xattr(req, ino, GET, name, buf, size, 0);
+	if (caps && n == -ENODATA && mmapfs_of(req)->watcher)
+		__atomic_store_n(&node->no_caps, 1, __ATOMIC_RELAXED);
+	mmapfs_reply_xattr(req, size, n, buf);
 }
 
 void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -80,11 +97,13 @@ void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	if (mmapfs_ctl_setxattr(req, ino, name, value, size))
 		return;
+	__atomic_store_n(&mmapfs_inode(req, ino)->no_caps, 0, __ATOMIC_RELAXED);
 	mmapfs_reply_err(req, (int)node_xattr(req, ino, SET, name, (void *)value,
 					      size, flags));
 }
 
 void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	__atomic_store_n(&mmapfs_inode(req, ino)->no_caps, 0, __ATOMIC_RELAXED);
 	mmapfs_reply_err(req, (int)node_xattr(req, ino, REMOVE, name, NULL, 0, 0));
 }

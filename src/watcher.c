@@ -169,6 +169,8 @@ static void inval_inode(struct watcher *w, struct inode *node)
 static void file_changed(struct watcher *w, struct inode *node,
 			 const struct stat *st, unsigned what)
 {
+	/* An attribute change may be a capability given (setcap). */
+	__atomic_store_n(&node->no_caps, 0, __ATOMIC_RELAXED);
 	/* Without pids our own writes come too: the kernel's copy of a file
 	 * open for writing through the mount is the newest. */
 	if (!w->backend->knows_pid && !(what & WATCH_EV_ENTRY) &&

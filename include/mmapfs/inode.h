@@ -81,6 +81,11 @@ struct inode {
 
 	uint16_t type;          /* immutable: st_mode & S_IFMT */
 	uint8_t by_name;        /* immutable: reached by reach.name */
+	/* (atomic) Known to have no security.capability: set by getxattr
+	 * (ops_xattr.c) where a watcher runs, cleared by any xattr change
+	 * through the mount and by the watcher's events for the file.  The
+	 * kernel asks before every write. */
+	uint8_t no_caps;
 };
 
 #define INODE_ROOT_ID 1    /* the root's FUSE id */

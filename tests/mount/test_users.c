@@ -243,6 +243,46 @@ static void check_set_id(struct mount *m, const char *opts)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/*
+ * A file capability given outside the mount after the daemon learnt that
+ * the file had none (it answers the kernel's question before each write
+ * from memory then): eve's next write through the mount drops it, as
+ * natively (the write is made with her credentials, so the backing
+ * filesystem drops it whatever the kernel above believes).
+ */
+static void test_capability_dropped(struct mount *m, gconstpointer data)
+{
+	/* CAP_NET_RAW permitted and effective, in the xattr's v2 form. */
+	static const char setcap[] =
+		"python3 -c 'import os, struct, sys; os.setxattr(sys.argv[1], "
+		"\"security.capability\", struct.pack(\"<5I\", 0x02000001, 1 << 13, 0, 0, 0))' ";
+	static const char getcap[] =
+		"python3 -c 'import os, sys\ntry: os.getxattr(sys.argv[1], \"security.capability\"); "
+		"print(\"has\")\nexcept OSError: print(\"none\")' ";
+	const char *write = "printf x | dd of=\"$D/c\" bs=1 seek=1 conv=notrunc status=none";
+	const char *dirs[] = { NULL, NULL };
+
+	mount_for_users(m, NULL);
+	dirs[0] = m->src;
+	dirs[1] = m->mnt;
+	for (int i = 0; i < 2; i++) {
+		g_autofree char *cmd = NULL, *out = NULL, *q = NULL;
+
+		setup_as_root(m, "printf abc > \"$D/c\" && chmod 666 \"$D/c\"");
+		g_assert_cmpint(run_as(EVE, dirs[i], write, NULL), ==, 0);
+		cmd = g_strdup_printf("%s\"$D/c\"", setcap);
+		setup_as_root(m, cmd);          /* in SOURCE, outside the mount */
+		g_usleep(200000);               /* the watcher's event */
+		g_assert_cmpint(run_as(EVE, dirs[i], write, NULL), ==, 0);
+		q = g_strdup_printf("%s\"$D/c\"", getcap);
+		g_assert_cmpint(run_as(NULL, m->src, q, &out), ==, 0);
+		g_test_message("%s: after eve's write the capability is %s",
+			       i ? "through the mount" : "natively", out);
+		g_assert_cmpstr(out, ==, "none\n");
+	}
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 static void test_set_id(struct mount *m, gconstpointer data)
 {
 	check_set_id(m, data);
@@ -619,6 +659,7 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/users/acl-default", test_acl_default, NULL);
 	MOUNT_TEST("/users/acl-roundtrip", test_acl_roundtrip, NULL);
 	MOUNT_TEST("/users/set-id-cleared", test_set_id, NULL);
+	MOUNT_TEST("/users/capability-dropped", test_capability_dropped, NULL);
 	MOUNT_TEST("/users/set-id-cleared-cache-none", test_set_id, "cache=none");
 	MOUNT_TEST("/users/leases-stall-nobody", test_leases_stall_nobody, NULL);
 	MOUNT_TEST("/users/many-directories", test_many_directories, NULL);
