@@ -5,7 +5,8 @@
  * A directory handle wraps a DIR stream of the backing directory.  FUSE
  * offsets are the backing filesystem's d_off cookies, so a reader that comes
  * back with an offset resumes with seekdir().  The kernel serialises
- * readdir calls on one open directory, so a handle needs no lock.
+ * readdir calls on one open directory, so a handle needs no lock.  With
+ * cache=watched the kernel caches listings (cache_readdir, keep_cache).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -58,6 +59,14 @@ void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	/* cache=watched: the kernel keeps the listing from one open to the
+	 * next.  It drops it itself when the directory changes through the
+	 * mount (its version moves), and the watcher drops it, with the
+	 * directory's pages, when it changes outside. */
+	if (mmapfs_of(req)->cache == MMAPFS_CACHE_WATCHED) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	mmapfs_handle_track(mmapfs_of(req), d, (GDestroyNotify)dir_handle_free);
 	if (fuse_reply_open(req, fi) < 0) {
 		/* The opener was interrupted: nobody will release this. */

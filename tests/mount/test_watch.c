@@ -363,6 +363,93 @@ static void test_own_changes(struct mount *m, gconstpointer data)
 	g_assert_cmpuint(own, >=, 1);
 }
 
+/* ---- listings kept by the kernel ---- */
+
+/* How many entries listing dir shows, and whether name is one. */
+static unsigned list_dir(const char *dir, const char *name, gboolean *has)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	g_assert_nonnull(d);
+	*has = FALSE;
+	while ((de = readdir(d))) {
+		n++;
+		*has |= !strcmp(de->d_name, name);
+	}
+	closedir(d);
+	return n;
+}
+
+static guint64 listing_requests(struct mount *m)
+{
+	return mount_stat(m, "op.readdir.requests") + mount_stat(m, "op.readdirplus.requests");
+}
+
+/*
+ * cache=watched: a directory listed again is answered by the kernel (no
+ * READDIR reaches the daemon); a name made outside appears in the listing
+ * as soon as the watcher says so, one made through the mount at once.
+ * cache=timeout lists from the daemon every time.
+ */
+static void test_listing_cached(struct mount *m, gconstpointer data)
+{
+	gboolean watched = data == NULL;
+	const char *args[] = { "-o", watched ? "cache=watched" : "cache=timeout", NULL };
+	g_autofree char *dir = NULL, *out = NULL, *through = NULL;
+	guint64 before;
+	gint64 start;
+	gboolean has;
+	unsigned n;
+
+	for (int i = 0; i < 500; i++) {
+		g_autofree char *rel = g_strdup_printf("ls/f%03d", i);
+		g_autofree char *p = NULL;
+
+		if (i == 0) {
+			g_autofree char *d = src_path(m, "ls");
+
+			g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+		}
+		p = src_path(m, rel);
+		g_assert_true(g_file_set_contents(p, "", 0, NULL));
+	}
+	mount_start(m, args);
+	dir = mnt_path(m, "ls");
+	g_assert_cmpuint(list_dir(dir, "x", &has), ==, 502);
+	before = listing_requests(m);
+	g_assert_cmpuint(list_dir(dir, "x", &has), ==, 502);
+	g_test_message("second listing: %" G_GUINT64_FORMAT " listing requests",
+		       listing_requests(m) - before);
+	if (watched)
+		g_assert_cmpuint(listing_requests(m), ==, before);
+	else
+		g_assert_cmpuint(listing_requests(m), >, before);
+	/* A name made outside the mount. */
+	out = src_path(m, "ls/outside");
+	g_assert_true(g_file_set_contents(out, "", 0, NULL));
+	start = g_get_monotonic_time();
+	while ((n = list_dir(dir, "outside", &has)) && !has &&
+	       g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC)
+		g_usleep(1000);
+	g_test_message("a name made outside listed after %.1f ms",
+		       (g_get_monotonic_time() - start) / 1000.0);
+	g_assert_true(has);
+	g_assert_cmpuint(n, ==, 503);
+	if (watched)
+		g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC / 10);
+	/* And one made, then one removed, through it: at once. */
+	through = mnt_path(m, "ls/through");
+	g_assert_true(g_file_set_contents(through, "", 0, NULL));
+	g_assert_cmpuint(list_dir(dir, "through", &has), ==, 504);
+	g_assert_true(has);
+	g_assert_cmpint(unlink(through), ==, 0);
+	g_assert_cmpuint(list_dir(dir, "through", &has), ==, 503);
+	g_assert_false(has);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 /* ---- many changes while readers loop ---- */
 
 #define N_FILES 8           /* 0..3 changed in place, read through held
@@ -626,6 +713,8 @@ int main(int argc, char **argv)
 		MOUNT_TEST(path, test_mode, &modes[i]);
 	}
 	MOUNT_TEST("/watch/control-stale", test_control, NULL);
+	MOUNT_TEST("/watch/listing-cached", test_listing_cached, NULL);
+	MOUNT_TEST("/watch/listing-not-cached-timeout", test_listing_cached, "timeout");
 	MOUNT_TEST("/watch/own-changes", test_own_changes, NULL);
 	MOUNT_TEST("/watch/fuse-backing", test_fuse_backing, NULL);
 	MOUNT_TEST("/watch/many-changes", test_many_changes, rw_watched);
