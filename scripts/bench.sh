@@ -298,52 +298,56 @@ git_commit() {  # sys run
 	record write-git "$1" "$2" "$(echo "$t1 - $t0" | bc -l)" s
 }
 
-if [ $writes = 1 ]; then
-	echo "bench: writes, $runs run(s); systems: $systems; results in $out"
+# Describes the machine and the run in $out/machine.txt.
+describe_run() {
 	{
-		echo "machine: $(uname -r), $(nproc) cores"
-		echo "backing: tmpfs at $src"
+		echo "machine: $(uname -r), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+		echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+		echo "backing: $(findmnt -n -o FSTYPE -T "$src") at $src"
 		echo "mmapfs options: ${mmapfs_opts:-defaults}"
 		echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	} > "$out/machine.txt"
+}
+
+# One workload on a fresh mount: measure WORKLOAD SYSTEM RUN [ARGS...]
+measure() {
+	local workload=$1 sys=$2
+	shift 2
+	mount_sys "$sys" && { "$workload" "$sys" "$@" || echo "bench: $sys: $workload failed" >&2; }
+	umount_sys
+}
+
+if [ $writes = 1 ]; then
+	echo "bench: writes, $runs run(s); systems: $systems; results in $out"
+	fresh_backing
+	describe_run
 	for run in $(seq "$runs"); do
 		for sys in $systems; do
 			echo "bench: run $run: $sys"
-			fresh_backing
-			mount_sys "$sys" && { tar_x "$sys" "$run" || echo "bench: $sys: tar failed" >&2; }; umount_sys
-			fresh_backing
-			mount_sys "$sys" && { dd_4k "$sys" "$run" || echo "bench: $sys: dd failed" >&2; }; umount_sys
-			fresh_backing
-			mount_sys "$sys" && { git_commit "$sys" "$run" || echo "bench: $sys: git failed" >&2; }; umount_sys
+			for workload in tar_x dd_4k git_commit; do
+				fresh_backing
+				measure "$workload" "$sys" "$run"
+			done
 		done
 	done
 	find "$src" -mindepth 1 -delete
 	umount "$src"
-	python3 scripts/bench-report.py "$csv" "$out"
-	exit 0
-fi
-
-echo "bench: $runs run(s); systems: $systems; results in $out"
-{
-	echo "machine: $(uname -r), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-	echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-	echo "backing: $(findmnt -n -o FSTYPE -T "$src") at $src"
-	echo "mmapfs options: ${mmapfs_opts:-defaults}"
-	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
-} > "$out/machine.txt"
-
-for run in $(seq "$runs"); do
-	for sys in $systems; do
-		echo "bench: run $run: $sys"
-		warm_backing
-		mount_sys "$sys" && { seq_read "$sys" "$run" || echo "bench: $sys: seq read failed" >&2; }; umount_sys
-		mount_sys "$sys" && { rand_read "$sys" "$run" 1 || echo "bench: $sys: fio failed" >&2; }; umount_sys
-		mount_sys "$sys" && { rand_read "$sys" "$run" 2 || echo "bench: $sys: fio failed" >&2; }; umount_sys
-		warm_backing
-		mount_sys "$sys" && { small_files "$sys" "$run" || echo "bench: $sys: small files failed" >&2; }; umount_sys
-		mount_sys "$sys" && walk "$sys" "$run" small "$walk_small"; umount_sys
-		mount_sys "$sys" && walk "$sys" "$run" big "$walk_big"; umount_sys
+else
+	echo "bench: $runs run(s); systems: $systems; results in $out"
+	describe_run
+	for run in $(seq "$runs"); do
+		for sys in $systems; do
+			echo "bench: run $run: $sys"
+			warm_backing
+			measure seq_read "$sys" "$run"
+			measure rand_read "$sys" "$run" 1
+			measure rand_read "$sys" "$run" 2
+			warm_backing
+			measure small_files "$sys" "$run"
+			measure walk "$sys" "$run" small "$walk_small"
+			measure walk "$sys" "$run" big "$walk_big"
+		done
 	done
-done
+fi
 
 python3 scripts/bench-report.py "$csv" "$out"
