@@ -10,9 +10,10 @@
  *
  * Handlers run on the session loop's threads, several at once.  The lock
  * rules, for every handler and every thread of the daemon:
- *   - locks are never nested: the inode table's, the mapping cache's, the
- *     watcher's, the pusher's and the handle registry's lock are each taken
- *     alone, and released before any other is taken;
+ *   - locks are never nested: the inode table's two (its nodes', and its
+ *     directory descriptors'), the mapping cache's, the watcher's, the
+ *     pusher's and the handle registry's lock are each taken alone, and
+ *     released before any other is taken;
  *   - no lock is held across a fuse_reply_*() or fuse_lowlevel_notify_*()
  *     call (a reply may drop the kernel's last reference and re-enter us;
  *     a notification waits for kernel locks a handler may hold);
