@@ -75,6 +75,12 @@ void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 }
 
+/* The push jobs of one listing, submitted after its reply. */
+struct push_list {
+	struct push_job **jobs;
+	size_t n;
+};
+
 static bool is_dot_or_dotdot(const char *name)
 {
 	return name[0] == '.' &&
@@ -85,11 +91,11 @@ static bool is_dot_or_dotdot(const char *name)
  * Adds one entry to buf, at most rem bytes.  Returns the bytes the entry
  * takes (more than rem when it does not fit, and then nothing is owed to the
  * kernel), or a negative errno.  With plus, a small regular file's push job
- * (see pusher.h) is added to pushes.
+ * (see pusher.h) is added to pushes (room for one per entry).
  */
 static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
 			 const struct dirent *de, char *buf, size_t rem,
-			 GPtrArray *pushes)
+			 struct push_list *pushes)
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct fuse_entry_param e;
@@ -122,7 +128,7 @@ static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
 			fs->pusher, e.ino, mmapfs_inode(req, e.ino), &e.attr);
 
 		if (job)
-			g_ptr_array_add(pushes, job);
+			pushes->jobs[pushes->n++] = job;
 	}
 	return n;
 }
@@ -134,7 +140,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir_handle *d = dir_handle_of(fi);
 	struct inode *dir = mmapfs_inode(req, ino);
 	g_autofree char *buf = g_malloc(size);
-	g_autoptr(GPtrArray) pushes = g_ptr_array_new();
+	/* Every entry takes 24 bytes at least.  (Not a GPtrArray: see
+	 * dir_fd_add() in inode.c.) */
+	struct push_list pushes = { g_new(struct push_job *, size / 24 + 1), 0 };
 	size_t rem = size;
 	int err = 0;
 
@@ -155,7 +163,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 		}
 		n = add_entry(req, dir, plus, d->entry, buf + (size - rem), rem,
-			      pushes);
+			      &pushes);
 		if (n == -ENOENT) {
 			/* Removed since readdir saw it: skip it, as a
 			 * readdir(3) racing the removal could have. */
@@ -175,8 +183,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, buf, size - rem);
 	/* After the reply: the kernel has made the inodes to store into. */
-	for (guint i = 0; i < pushes->len; i++)
-		pusher_submit(fs->pusher, pushes->pdata[i]);
+	for (size_t i = 0; i < pushes.n; i++)
+		pusher_submit(fs->pusher, pushes.jobs[i]);
+	g_free(pushes.jobs);
 }
 
 void mmapfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
