@@ -6,6 +6,7 @@
  * never released it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mmapfs/creds.h"
@@ -227,13 +229,22 @@ static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
 }
 
 /*
- * SIGUSR1 writes a one-line summary to the log.  The signal is blocked in
- * every thread but this one, which waits for it; stop_summaries() wakes it
- * with the same signal and a flag.
+ * The signals the daemon acts on, all taken by one thread with sigwait()
+ * (blocked in every other): SIGUSR1 writes a one-line summary to the log;
+ * SIGTERM, SIGINT and SIGHUP first have the kernel write back what it
+ * still caches for the mount (pages of a shared mapping written and not
+ * yet synced: syncfs() on the mount, served by the loop's workers as
+ * usual), for at most FLUSH_SECONDS, and only then end the loop, waking
+ * the thread that runs it with SIGUSR2.  stop_signals() wakes this thread
+ * with SIGUSR1 and a flag.
  */
-struct summaries {
+#define FLUSH_SECONDS 10
+
+struct signals {
 	struct mmapfs *fs;      /* NULL: not running */
+	struct fuse_session *se;
 	pthread_t thread;
+	pthread_t loop;         /* the thread that runs the session loop */
 	gint stop;              /* (atomic) */
 };
 
@@ -248,35 +259,146 @@ static void log_summary(struct mmapfs *fs)
 	log_info("%s", line);
 }
 
-static void *summaries_main(void *data)
+/* A flush that may outlast its waiter: whoever finishes last frees it. */
+struct flush {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done;              /* protected by lock */
+	int refs;               /* protected by lock */
+	int res;                /* protected by lock */
+	char *mountpoint;       /* immutable */
+};
+
+static void flush_unref(struct flush *f)
 {
-	struct summaries *s = data;
+	bool last;
+
+	pthread_mutex_lock(&f->lock);
+	last = --f->refs == 0;
+	pthread_mutex_unlock(&f->lock);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->done_cond);
+	g_free(f->mountpoint);
+	g_free(f);
+}
+
+static void *flush_main(void *data)
+{
+	struct flush *f = data;
+	int fd = open(f->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int res = fd < 0 || syncfs(fd) < 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&f->lock);
+	f->res = res;
+	f->done = true;
+	pthread_cond_signal(&f->done_cond);
+	pthread_mutex_unlock(&f->lock);
+	flush_unref(f);
+	return NULL;
+}
+
+/* Has the kernel write back the mount's cached writes; false (logged) if
+ * that failed or took longer than FLUSH_SECONDS. */
+static bool flush_mount(struct mmapfs *fs)
+{
+	struct flush *f = g_new0(struct flush, 1);
+	struct timespec deadline;
+	pthread_t t;
+	bool done;
+	int res;
+
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->done_cond, NULL);
+	f->refs = 2;
+	f->mountpoint = g_strdup(fs->opts->mountpoint);
+	if (pthread_create(&t, NULL, flush_main, f) != 0) {
+		flush_unref(f);
+		flush_unref(f);
+		log_warn("cannot start the flush before exit: cached writes may be lost");
+		return false;
+	}
+	pthread_detach(t);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += FLUSH_SECONDS;
+	pthread_mutex_lock(&f->lock);
+	while (!f->done &&
+	       pthread_cond_timedwait(&f->done_cond, &f->lock, &deadline) == 0)
+		;
+	done = f->done;
+	res = f->res;
+	pthread_mutex_unlock(&f->lock);
+	flush_unref(f);
+	if (!done)
+		log_warn("the kernel's cached writes did not reach SOURCE within %d s: "
+			 "stopping without them", FLUSH_SECONDS);
+	else if (res < 0)
+		log_warn("cannot flush the kernel's cached writes before stopping: %s",
+			 g_strerror(-res));
+	return done && res == 0;
+}
+
+static void *signals_main(void *data)
+{
+	struct signals *s = data;
 	sigset_t set;
 	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
-	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop))
-		log_summary(s->fs);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	while (sigwait(&set, &sig) == 0 && !g_atomic_int_get(&s->stop)) {
+		if (sig == SIGUSR1) {
+			log_summary(s->fs);
+			continue;
+		}
+		flush_mount(s->fs);
+		fuse_session_exit(s->se);
+		pthread_kill(s->loop, SIGUSR2);
+		break;
+	}
 	return NULL;
 }
 
-/* Blocks SIGUSR1 here (and so in every thread started later). */
-static void start_summaries(struct summaries *s, struct mmapfs *fs)
+/* SIGUSR2 only interrupts the loop's wait, which then sees it must end. */
+static void wake_loop(int sig)
 {
+	(void)sig;
+}
+
+/* Blocks the signals here (and so in every thread started later), and
+ * starts the thread that takes them; the caller runs the loop. */
+static void start_signals(struct signals *s, struct mmapfs *fs,
+			  struct fuse_session *se)
+{
+	struct sigaction wake = { .sa_handler = wake_loop };
 	sigset_t set;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaction(SIGUSR2, &wake, NULL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	s->fs = fs;
-	if (pthread_create(&s->thread, NULL, summaries_main, s) != 0) {
-		log_warn("cannot start the SIGUSR1 thread: no summaries on SIGUSR1");
+	s->se = se;
+	s->loop = pthread_self();
+	if (pthread_create(&s->thread, NULL, signals_main, s) != 0) {
+		/* Back to libfuse's handlers: no summaries, no flush. */
+		log_warn("cannot start the signal thread: no summaries on SIGUSR1, "
+			 "and no flush before exit");
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		s->fs = NULL;
 	}
 }
 
-static void stop_summaries(struct summaries *s)
+static void stop_signals(struct signals *s)
 {
 	if (!s->fs)
 		return;
@@ -288,12 +410,12 @@ static void stop_summaries(struct summaries *s)
 
 /* Starts the threads that outlive requests, in the process that serves. */
 static void start_threads(struct mmapfs *fs, struct fuse_session *se,
-			  struct summaries *summaries)
+			  struct signals *signals)
 {
 	const struct mmapfs_options *opts = fs->opts;
 
 	fs->stats.started_us = g_get_monotonic_time();
-	start_summaries(summaries, fs);
+	start_signals(signals, fs, se);
 	fs->deferred = deferred_new(DEFERRED_THREADS);
 	if (policy_pushes(opts, fs->cache))
 		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
@@ -306,9 +428,9 @@ static void start_threads(struct mmapfs *fs, struct fuse_session *se,
  * Stops them (each logs what it did).  Nothing may notify or store through
  * the session once it starts to go: this runs before the unmount.
  */
-static void stop_threads(struct mmapfs *fs, struct summaries *summaries)
+static void stop_threads(struct mmapfs *fs, struct signals *signals)
 {
-	stop_summaries(summaries);
+	stop_signals(signals);
 	if (fs->watcher) {
 		guint64 handled, own;
 
@@ -360,7 +482,7 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *o)
 static int serve_mounted(struct mmapfs *fs, struct fuse_session *se,
 			 const struct fuse_cmdline_opts *fuse)
 {
-	struct summaries summaries = { 0 };
+	struct signals signals = { 0 };
 	int res;
 
 	/* Said while stderr still reaches someone. */
@@ -379,9 +501,9 @@ static int serve_mounted(struct mmapfs *fs, struct fuse_session *se,
 			 fs->opts->mountpoint);
 	}
 	/* Threads start after the fork that daemonizing made. */
-	start_threads(fs, se, &summaries);
+	start_threads(fs, se, &signals);
 	res = run_loop(se, fuse);
-	stop_threads(fs, &summaries);
+	stop_threads(fs, &signals);
 	fuse_session_unmount(se);
 	log_info("unmounted '%s'", fs->opts->mountpoint);
 	log_cache_summary(fs->maps, fs->inodes);

@@ -4,8 +4,10 @@
  * unmount cleanly; without -f the daemon detaches once the mount is ready.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,6 +187,43 @@ static void test_sigint(struct mount *m, gconstpointer data)
 	check_signal_unmounts(m, SIGINT);
 }
 
+/*
+ * Pages of a shared mapping written through the mount and never synced
+ * are in the kernel's cache only: SIGTERM has them written back before the
+ * daemon stops (data: the signal), so nothing is lost.
+ */
+static void test_signal_flushes(struct mount *m, gconstpointer data)
+{
+	int sig = GPOINTER_TO_INT(data);
+	g_autofree char *f = src_path(m, "f"), *t = NULL, *got = NULL;
+	GPid pid = 0;
+	gsize len;
+	char *map;
+	int fd, status;
+
+	write_random_file(f, 1 << 20, 4);
+	mount_start(m, NULL);
+	t = mnt_path(m, "f");
+	fd = open(t, O_RDWR);
+	g_assert_cmpint(fd, >=, 0);
+	map = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	g_assert_true(map != MAP_FAILED);
+	memcpy(map, "first", 5);
+	memcpy(map + 700000, "later", 5);
+	pid = m->pid;
+	g_assert_cmpint(kill(pid, sig), ==, 0);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	m->pid = 0;
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	munmap(map, 1 << 20);
+	close(fd);
+	g_assert_true(g_file_get_contents(f, &got, &len, NULL));
+	g_assert_cmpuint(len, ==, 1 << 20);
+	g_assert_cmpmem(got, 5, "first", 5);
+	g_assert_cmpmem(got + 700000, 5, "later", 5);
+}
+
 /* The pid of the process whose command line holds needle, or 0. */
 static pid_t find_process(const char *needle)
 {
@@ -251,6 +290,10 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/cli/dead-mount-point", test_dead_mount_point, NULL);
 	MOUNT_TEST("/cli/sigterm-unmounts", test_sigterm, NULL);
 	MOUNT_TEST("/cli/sigint-unmounts", test_sigint, NULL);
+	MOUNT_TEST("/cli/sigterm-flushes-mapped-writes", test_signal_flushes,
+		   GINT_TO_POINTER(SIGTERM));
+	MOUNT_TEST("/cli/sighup-flushes-mapped-writes", test_signal_flushes,
+		   GINT_TO_POINTER(SIGHUP));
 	MOUNT_TEST("/cli/daemonize-and-source-option", test_daemonize_and_source_option, NULL);
 	return g_test_run();
 }
