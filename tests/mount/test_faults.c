@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include <glib/gstdio.h>
 
 #include "harness.h"
+#include "mmapfs/mountinfo.h"
 
 /* ---- kill -9 while readers are busy ---- */
 
@@ -80,6 +82,28 @@ static gpointer busy_reader(gpointer data)
 	return NULL;
 }
 
+/* Aborts the FUSE connection of the mount at mnt (fusectl). */
+static void abort_connection(const char *mnt)
+{
+	struct mountinfo_entry e;
+	g_autofree char *abort_path = NULL;
+	const char *colon;
+	int fd;
+
+	g_assert_true(mountinfo_find(mnt, "fuse", &e));
+	colon = strchr(e.dev, ':');
+	g_assert_nonnull(colon);
+	if (access("/sys/fs/fuse/connections", F_OK) == 0 &&
+	    !path_is_mounted("/sys/fs/fuse/connections"))
+		g_assert_cmpint(mount("fusectl", "/sys/fs/fuse/connections", "fusectl",
+				      0, NULL), ==, 0);
+	abort_path = g_strdup_printf("/sys/fs/fuse/connections/%s/abort", colon + 1);
+	fd = open(abort_path, O_WRONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, "1", 1), ==, 1);
+	close(fd);
+}
+
 static void test_kill9_readers(struct mount *m, gconstpointer data)
 {
 	g_autofree char *mount_sh = harness_script("mmapfs-mount");
@@ -104,6 +128,18 @@ static void test_kill9_readers(struct mount *m, gconstpointer data)
 		g_usleep(1000);
 	g_assert_cmpint(kill(m->pid, SIGKILL), ==, 0);
 	g_free(mount_daemon_state(m));     /* reaps it */
+	for (i = 0; i < 300 && g_atomic_int_get(&b.done) < N_READERS; i++)
+		g_usleep(10000);
+	/* A daemon killed while its pusher stored pages into the kernel's
+	 * cache (fuse_lowlevel_notify_store) can leave that thread waiting,
+	 * unkillably, for a page a reader holds locked while it waits for
+	 * the daemon: the connection never ends by itself (seen once in
+	 * about six runs).  The kernel's own repair is to abort it. */
+	if (g_atomic_int_get(&b.done) < N_READERS) {
+		g_test_message("%d readers still blocked 3 s after the kill: aborting "
+			       "the connection", N_READERS - g_atomic_int_get(&b.done));
+		abort_connection(m->mnt);
+	}
 	for (i = 0; i < 1000 && g_atomic_int_get(&b.done) < N_READERS; i++)
 		g_usleep(10000);
 	if (g_atomic_int_get(&b.done) < N_READERS)
