@@ -157,23 +157,29 @@ static void test_help_and_version(void)
 		      strstr(vout, "\nmmapfs 0."));
 }
 
+/* Sends sig to the daemon, which must exit with status 0. */
+static void signal_and_reap(struct mount *m, int sig)
+{
+	GPid pid = m->pid;
+	int status;
+
+	g_assert_cmpint(kill(pid, sig), ==, 0);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	m->pid = 0;
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
 static void check_signal_unmounts(struct mount *m, int sig)
 {
 	g_autofree char *f = NULL, *t = NULL;
-	GPid pid;
-	int status;
 
 	f = src_path(m, "f");
 	write_random_file(f, 5000, 3);
 	mount_start(m, NULL);
 	t = mnt_path(m, "f");
 	g_bytes_unref(read_whole(t, 4096));
-	pid = m->pid;
-	g_assert_cmpint(kill(pid, sig), ==, 0);
-	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-	m->pid = 0;
-	g_assert_true(WIFEXITED(status));
-	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	signal_and_reap(m, sig);
 	g_assert_false(path_is_mounted(m->mnt));
 }
 
@@ -196,10 +202,9 @@ static void test_signal_flushes(struct mount *m, gconstpointer data)
 {
 	int sig = GPOINTER_TO_INT(data);
 	g_autofree char *f = src_path(m, "f"), *t = NULL, *got = NULL;
-	GPid pid = 0;
 	gsize len;
 	char *map;
-	int fd, status;
+	int fd;
 
 	write_random_file(f, 1 << 20, 4);
 	mount_start(m, NULL);
@@ -210,12 +215,7 @@ static void test_signal_flushes(struct mount *m, gconstpointer data)
 	g_assert_true(map != MAP_FAILED);
 	memcpy(map, "first", 5);
 	memcpy(map + 700000, "later", 5);
-	pid = m->pid;
-	g_assert_cmpint(kill(pid, sig), ==, 0);
-	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-	m->pid = 0;
-	g_assert_true(WIFEXITED(status));
-	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	signal_and_reap(m, sig);
 	munmap(map, 1 << 20);
 	close(fd);
 	g_assert_true(g_file_get_contents(f, &got, &len, NULL));
