@@ -301,6 +301,34 @@ static void *flush_main(void *data)
 	return NULL;
 }
 
+/*
+ * syncfs() returns with the last pages' WRITEs possibly still on their
+ * way: the kernel waits for those only on a daemon that answers
+ * FUSE_SYNCFS, which libfuse 3.14 cannot.  So: until no WRITE has been
+ * answered for SETTLE_MS (at most FLUSH_SECONDS).
+ */
+#define SETTLE_MS 100
+
+static void wait_writes_settle(struct mmapfs *fs)
+{
+	guint64 *writes = &fs->stats.ops[STATS_WRITE].requests;
+	gint64 end = g_get_monotonic_time() + FLUSH_SECONDS * G_USEC_PER_SEC;
+	gint64 quiet_since = g_get_monotonic_time();
+	guint64 seen = __atomic_load_n(writes, __ATOMIC_RELAXED);
+
+	while (g_get_monotonic_time() < end &&
+	       g_get_monotonic_time() - quiet_since < SETTLE_MS * 1000) {
+		guint64 now;
+
+		g_usleep(10000);
+		now = __atomic_load_n(writes, __ATOMIC_RELAXED);
+		if (now != seen) {
+			seen = now;
+			quiet_since = g_get_monotonic_time();
+		}
+	}
+}
+
 /* Has the kernel write back the mount's cached writes; false (logged) if
  * that failed or took longer than FLUSH_SECONDS. */
 static bool flush_mount(struct mmapfs *fs)
@@ -338,6 +366,8 @@ static bool flush_mount(struct mmapfs *fs)
 	else if (res < 0)
 		log_warn("cannot flush the kernel's cached writes before stopping: %s",
 			 g_strerror(-res));
+	else
+		wait_writes_settle(fs);
 	return done && res == 0;
 }
 
