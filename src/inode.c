@@ -725,17 +725,12 @@ static int scan_for(const struct inode *node, int pfd, int flags, char **found)
 	return fd;
 }
 
-/* Whether node is still reached by name in parent.  Takes lock. */
-static bool name_is(struct inode_table *t, struct inode *node,
-		    const struct inode *parent, const char *name)
+/* Whether node is still reached by name in parent.  Under lock. */
+static bool name_is_locked(const struct inode *node, const struct inode *parent,
+			   const char *name)
 {
-	bool same;
-
-	pthread_mutex_lock(&t->lock);
-	same = node->reach.name->parent == parent &&
+	return node->reach.name->parent == parent &&
 	       !strcmp(node->reach.name->name, name);
-	pthread_mutex_unlock(&t->lock);
-	return same;
 }
 
 /*
@@ -764,14 +759,15 @@ static int open_by_name(struct inode_table *t, struct inode *node, int flags,
 		pfd = depth < NAME_CHAIN_MAX ? node_fd(t, parent, depth + 1) : -ELOOP;
 		fd = pfd < 0 ? pfd : open_checked(node, pfd, name, flags);
 		if (fd == -ENOENT) {
-			moved = !name_is(t, node, parent, name);
+			pthread_mutex_lock(&t->lock);
+			moved = !name_is_locked(node, parent, name);
+			pthread_mutex_unlock(&t->lock);
 			if (!moved)
 				fd = scan_for(node, pfd, flags, &found);
 		}
 		if (found) {
 			pthread_mutex_lock(&t->lock);
-			if (node->reach.name->parent == parent &&
-			    !strcmp(node->reach.name->name, name))
+			if (name_is_locked(node, parent, name))
 				unhold = rename_locked(node, parent, found);
 			pthread_mutex_unlock(&t->lock);
 		}

@@ -244,27 +244,14 @@ static bool check_limit(const char *arg, GError **error)
 	return mmapfs_parse_limit(arg, &maps, &mapped, error);
 }
 
-static bool check_from(const char *arg, GError **error)
-{
-	uint64_t n;
-
-	if (mmapfs_parse_count(arg, 0, G_MAXUINT, &n))
-		return true;
-	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-		    "maps: invalid FROM '%s': expected a whole number", arg);
-	return false;
-}
-
 /* Every mapping: the daemon answers a reply's worth at a time. */
 static void cmd_maps(const char *mnt, char **args)
 {
 	uint64_t from = 0;
 	bool first = true;
 
-	if (args[0] && (args[1] || !check_from(args[0], NULL)))
+	if (args[0] && (args[1] || !mmapfs_parse_count(args[0], 0, G_MAXUINT, &from)))
 		die(2, "maps: takes at most one number, the first mapping to list");
-	if (args[0])
-		mmapfs_parse_count(args[0], 0, G_MAXUINT, &from);
 	for (;;) {
 		g_autofree char *line = g_strdup_printf("maps %" G_GUINT64_FORMAT, from);
 		g_autofree char *out = control(mnt, line);
