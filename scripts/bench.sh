@@ -2,8 +2,9 @@
 # bench.sh - mmapfs against the native directory and other FUSE mirrors.
 #
 # Runs the same workloads, in one run, on: the native backing directory;
-# mmapfs (read-write, its defaults), and mmapfs-ro (-o ro: files are read
-# without opens); libfuse's passthrough_ll (built from Debian's libfuse3-dev
+# mmapfs (read-write, its defaults: kernel passthrough where it can),
+# mmapfs-mapped (-o passthrough=off: every read through the daemon's
+# mappings) and mmapfs-ro (-o ro: files are read without opens); libfuse's passthrough_ll (built from Debian's libfuse3-dev
 # examples); bindfs; mergerfs.  --systems can add mmapfs-timeout (mmapfs
 # without its watcher, -o cache=timeout).  Every workload starts from a fresh mount,
 # with the backing files already in the page cache.  Prints a table of
@@ -27,7 +28,8 @@ usage() {
 usage: scripts/bench.sh [--quick] [--runs N] [--systems "SYSTEM ..."]
                         [--data DIR] [--out DIR] [--mmapfs-opts "-o ..."]
 
-Runs the same workloads on the native directory, mmapfs, mmapfs-ro and the
+Runs the same workloads on the native directory, mmapfs, mmapfs-mapped,
+mmapfs-ro and the
 peers (passthrough_ll, bindfs, mergerfs), in one run, and prints a table of
 medians with ratios to native and to the best peer.  As root.
 
@@ -36,8 +38,8 @@ medians with ratios to native and to the best peer.  As root.
                   of /usr/include (checked against the archive), 256 MiB in
                   4 KiB writes, git init + add + commit of 2,000 files
   --runs N        runs of each workload (3; 1 with --quick)
-  --systems LIST  the systems to run, of: native mmapfs mmapfs-ro
-                  mmapfs-timeout passthrough_ll bindfs mergerfs
+  --systems LIST  the systems to run, of: native mmapfs mmapfs-mapped
+                  mmapfs-ro mmapfs-timeout passthrough_ll bindfs mergerfs
   --data DIR      where the data set is made (/var/tmp/mmapfs-bench)
   --out DIR       where results go (results/DATE)
   --mmapfs-opts   extra options for every mmapfs system (to measure levers)
@@ -47,7 +49,7 @@ USAGE
 quick=0
 writes=0
 runs=3
-systems="native mmapfs mmapfs-ro passthrough_ll bindfs mergerfs"
+systems="native mmapfs mmapfs-mapped mmapfs-ro passthrough_ll bindfs mergerfs"
 data=""
 out=""
 mmapfs_opts=""
@@ -69,9 +71,9 @@ case "$runs" in ''|*[!0-9]*|0) echo "bench: --runs takes a whole number from 1" 
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (mounts, drop_caches)" >&2; exit 1; }
 
 if [ $quick = 1 ]; then
-	big_mb=256; nsmall=1000; walk_small=5000; walk_big=50000; fio_secs=2
+	big_mb=256; nsmall=1000; walk_small=5000; walk_big=50000; rand_mb=32; nepoch=400
 else
-	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; fio_secs=5
+	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; rand_mb=128; nepoch=2000
 fi
 [ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)$([ $writes = 1 ] && echo -writes)"
 # The quick data set lives apart, so that switching modes recreates neither.
@@ -129,19 +131,24 @@ PY
 	want_sum=$(cd "$data-writes/ref/include" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum)
 	rm -rf "$data-writes/ref"
 fi
-stamp="$data/.complete-$big_mb-$nsmall-$walk_small-$walk_big"
+stamp="$data/.complete-$big_mb-$nsmall-$walk_small-$walk_big-$nepoch"
 mkdir -p "$data/src" "$data/mnt"
 if [ $writes = 0 ] && [ ! -f "$stamp" ]; then
 	echo "bench: creating the data set in $data (once)"
 	rm -rf "$data"
-	mkdir -p "$data/src/small" "$data/src/walk-small" "$data/src/walk-big" "$data/mnt"
+	mkdir -p "$data/src/small" "$data/src/walk-small" "$data/src/walk-big" \
+		"$data/src/epochs" "$data/mnt"
 	head -c "${big_mb}M" /dev/urandom > "$data/src/big"
-	python3 - "$data/src" "$nsmall" "$walk_small" "$walk_big" <<'PY'
+	python3 - "$data/src" "$nsmall" "$walk_small" "$walk_big" "$nepoch" <<'PY'
 import os, sys
-src, nsmall, wsmall, wbig = sys.argv[1], *map(int, sys.argv[2:])
+src, nsmall, wsmall, wbig, nepoch = sys.argv[1], *map(int, sys.argv[2:])
 blob = os.urandom(4096)
 for i in range(nsmall):
     with open(f"{src}/small/f{i:06d}", "wb") as f:
+        f.write(blob)
+blob = os.urandom(256 * 1024)
+for i in range(nepoch):
+    with open(f"{src}/epochs/s{i:05d}", "wb") as f:
         f.write(blob)
 def tree(root, n):
     per = 1000
@@ -182,6 +189,9 @@ mount_sys() {
 	case "$sys" in
 	native) dir="$src"; return 0 ;;
 	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$src" "$mnt" 2>>"$out/mmapfs.log" & ;;
+	# Every read through the daemon's mappings, as before passthrough.
+	mmapfs-mapped) "$top/build-bench/mmapfs" -f -o passthrough=off $mmapfs_opts "$src" "$mnt" \
+		2>>"$out/mmapfs.log" & ;;
 	# Read-only: files are read without opens.
 	mmapfs-ro) "$top/build-bench/mmapfs" -f -o ro $mmapfs_opts "$src" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
@@ -210,7 +220,10 @@ now() { date +%s.%N; }
 record() { echo "$1,$2,$3,$4,$5" >> "$csv"; }   # workload system run value unit
 
 # Backing files in the page cache before every measurement.
-warm_backing() { cat "$src/big" > /dev/null; find "$src/small" -type f -print0 | xargs -0 cat > /dev/null; }
+warm_backing() {
+	cat "$src/big" > /dev/null
+	find "$src/small" "$src/epochs" -type f -print0 | xargs -0 cat > /dev/null
+}
 
 # --- workloads ---------------------------------------------------------------
 seq_read() {   # sys run
@@ -222,14 +235,25 @@ seq_read() {   # sys run
 	record seq-read-warm "$1" "$2" "$(echo "$big_mb / ($t2 - $t1)" | bc -l)" MiB/s
 }
 
+# A bounded amount of reading: rand_mb per job, warm-up included.
 rand_read() {  # sys run jobs
 	local iops
 	iops=$(fio --name=r --filename="$dir/big" --rw=randread --bs=4k --ioengine=psync \
-		--numjobs="$3" --group_reporting --time_based --runtime="$fio_secs" \
+		--numjobs="$3" --group_reporting --io_size="${rand_mb}M" \
 		--size="${big_mb}M" --invalidate=0 --output-format=terse --terse-version=3 2>/dev/null |
 		awk -F';' '{print $8}')
 	[ -n "$iops" ] || return 1
 	record "rand-4k-${3}job" "$1" "$2" "$iops" IOPS
+}
+
+# A client's mmap of the whole file, read once (fio copies out of it).
+mmap_read() {  # sys run
+	local kib
+	kib=$(fio --name=m --filename="$dir/big" --rw=read --bs=1M --ioengine=mmap \
+		--size="${big_mb}M" --invalidate=0 --output-format=terse --terse-version=3 2>/dev/null |
+		awk -F';' '{print $7}')
+	[ -n "$kib" ] || return 1
+	record mmap-read "$1" "$2" "$(echo "$kib / 1024" | bc -l)" MiB/s
 }
 
 small_files() {  # sys run
@@ -239,6 +263,19 @@ small_files() {  # sys run
 	t2=$(now)
 	record small-files-cold "$1" "$2" "$(echo "$nsmall / ($t1 - $t0)" | bc -l)" files/s
 	record small-files-warm "$1" "$2" "$(echo "$nsmall / ($t2 - $t1)" | bc -l)" files/s
+}
+
+# A data set of 256 KiB files read whole in a shuffled order, twice (the
+# same order each epoch and each system).
+epochs() {  # sys run
+	local t0 t1 t2 list mb
+	list=$(cd "$dir/epochs" && ls | shuf --random-source=<(yes))
+	mb=$(echo "$nepoch / 4" | bc -l)
+	t0=$(now); (cd "$dir/epochs" && echo "$list" | xargs cat > /dev/null) || return 1
+	t1=$(now); (cd "$dir/epochs" && echo "$list" | xargs cat > /dev/null) || return 1
+	t2=$(now)
+	record epoch-1 "$1" "$2" "$(echo "$mb / ($t1 - $t0)" | bc -l)" MiB/s
+	record epoch-2 "$1" "$2" "$(echo "$mb / ($t2 - $t1)" | bc -l)" MiB/s
 }
 
 walk() {  # sys run name entries
@@ -342,8 +379,10 @@ else
 			measure seq_read "$sys" "$run"
 			measure rand_read "$sys" "$run" 1
 			measure rand_read "$sys" "$run" 2
+			measure mmap_read "$sys" "$run"
 			warm_backing
 			measure small_files "$sys" "$run"
+			measure epochs "$sys" "$run"
 			measure walk "$sys" "$run" small "$walk_small"
 			measure walk "$sys" "$run" big "$walk_big"
 		done

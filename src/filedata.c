@@ -125,6 +125,11 @@ bool filedata_opened(struct mapcache *maps, struct inode *node,
 				   __ATOMIC_RELAXED) == stamp;
 }
 
+void filedata_kernel_dropped(struct inode *node)
+{
+	__atomic_store_n(&node->data_stamp, 0, __ATOMIC_RELAXED);
+}
+
 bool filedata_kernel_has(const struct inode *node, const struct stat *st)
 {
 	return __atomic_load_n(&node->data_stamp, __ATOMIC_RELAXED) ==

@@ -125,6 +125,8 @@ static bool fs_open(struct mmapfs *fs, const struct mmapfs_options *opts)
 		return false;
 	}
 	fs->maps = mapcache_new(opts->max_maps, opts->max_mapped);
+	if (opts->passthrough != MMAPFS_PT_OFF)
+		fs->passthrough = passthrough_new(opts->passthrough);
 	pthread_mutex_init(&fs->handles_lock, NULL);
 	fs->handles = g_hash_table_new(NULL, NULL);
 	return true;
@@ -139,6 +141,7 @@ static void fs_close(struct mmapfs *fs)
 	g_clear_pointer(&fs->handles, g_hash_table_unref);
 	pthread_mutex_destroy(&fs->handles_lock);
 	mapcache_free(fs->maps);
+	g_clear_pointer(&fs->passthrough, passthrough_free);
 	inode_table_free(fs->inodes);
 	fs->inodes = NULL;
 }
@@ -192,8 +195,40 @@ static bool choose_cache(struct mmapfs *fs)
 	return true;
 }
 
+/*
+ * Every message to and from the device, for passthrough.h: libfuse's own
+ * reading and writing, seen first.  The splice hooks are there because
+ * libfuse 3.14 gives up splicing on a session with custom I/O that has
+ * none.
+ */
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	return passthrough_io_read(((struct mmapfs *)userdata)->passthrough,
+				   fd, buf, len);
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	return passthrough_io_writev(((struct mmapfs *)userdata)->passthrough,
+				     fd, iov, count);
+}
+
+static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout,
+			 size_t len, unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io passthrough_io = {
+	.read = io_read,
+	.writev = io_writev,
+	.splice_receive = io_splice,
+	.splice_send = io_splice,
+};
+
 /* Mounts se at opts->mountpoint and raises its readahead window. */
-static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
+static bool mount_session(struct fuse_session *se, struct mmapfs *fs)
 {
 	const struct mmapfs_options *opts = fs->opts;
 	struct mountinfo_entry below;
@@ -205,6 +240,13 @@ static bool mount_session(struct fuse_session *se, const struct mmapfs *fs)
 			 "hides it until this mount goes", opts->mountpoint, below.fstype);
 	if (fuse_session_mount(se, opts->mountpoint) != 0)
 		return false;
+	/* Before the loop reads INIT: the same device, read through us. */
+	if (fs->passthrough &&
+	    (res = fuse_session_custom_io(se, &passthrough_io, fuse_session_fd(se))) < 0) {
+		log_warn("passthrough: off: cannot see the session's messages: %s",
+			 g_strerror(-res));
+		g_clear_pointer(&fs->passthrough, passthrough_free);
+	}
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
 		 opts->source, opts->mountpoint, opts->max_maps, opts->max_mapped);
 	/* Before the loop answers INIT, which takes the smaller window. */

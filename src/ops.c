@@ -124,6 +124,24 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= conn->capable & FUSE_CAP_IOCTL_DIR;
 	fs->no_open = policy_no_open(fs->opts, fs->cache, geteuid() == 0,
 				     conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	if (fs->passthrough) {
+		const char *why;
+		enum mmapfs_passthrough mode = policy_passthrough(
+			fs->opts, fs->cache, geteuid() == 0,
+			passthrough_offered(fs->passthrough), fs->no_open, &why);
+
+		/* The kernel drops passthrough where the page cache is
+		 * written back (never asked for here). */
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+		passthrough_negotiate(fs->passthrough, mode);
+		if (mode != MMAPFS_PT_OFF)
+			fs->no_open = false;
+		else
+			mmapfs_log(fs->opts->passthrough == MMAPFS_PT_AUTO ?
+				   MMAPFS_LOG_INFO : MMAPFS_LOG_WARN,
+				   "passthrough: off, every file is read through the "
+				   "mapping path: %s", why);
+	}
 	if (fs->no_open)
 		log_info("read-only mount: files are read without opening them in the daemon");
 }

@@ -46,6 +46,12 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 	if (fs->pusher)
 		pusher_counts(fs->pusher, &out->pushed_windows,
 			      &out->pushed_files, &out->push_invalidated);
+	out->passthrough = mmapfs_passthrough_name(
+		fs->passthrough ? passthrough_mode(fs->passthrough) : MMAPFS_PT_OFF);
+	if (fs->passthrough)
+		passthrough_counts(fs->passthrough, &out->passthrough_opens,
+				   &out->passthrough_backing,
+				   &out->passthrough_fallbacks);
 }
 
 bool mmapfs_ctl_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

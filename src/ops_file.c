@@ -38,6 +38,8 @@ struct open_file {
 	int fd;                     /* the backing file, opened for this open */
 	struct inode *node;         /* held by the kernel while the file is open */
 	bool writable;              /* a writer (filedata.h) */
+	struct passthrough *pt;     /* the open was counted there, or NULL */
+	int backing_id;             /* > 0: a passthrough open (passthrough.h) */
 };
 
 static struct open_file *open_file_of(struct fuse_file_info *fi)
@@ -131,19 +133,30 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (fh->writable)
 		filedata_writer_open(node);
+	if (fs->passthrough && S_ISREG(st.st_mode) &&
+	    passthrough_mode(fs->passthrough) != MMAPFS_PT_OFF) {
+		fh->pt = fs->passthrough;
+		fh->backing_id = passthrough_open(fh->pt, node, fd, fh->writable,
+						  st.st_size);
+	}
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
 	/* A file opened read-only has nothing to flush at close (POSIX locks
 	 * are released by the kernel either way): one round trip less. */
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	/* Unchanged since the kernel was last given its pages: they are
-	 * still the file's. */
-	fi->keep_cache = filedata_opened(fs->maps, node, &st);
+	 * still the file's.  A passthrough open may not keep them: the
+	 * kernel drops them. */
+	fi->keep_cache = filedata_opened(fs->maps, node, &st) && !fh->backing_id;
+	if (fh->backing_id)
+		filedata_kernel_dropped(node);
 	return 0;
 }
 
 static void open_file_free(struct open_file *fh)
 {
+	if (fh->pt)
+		passthrough_release(fh->pt, fh->node, fh->backing_id > 0);
 	if (fh->writable)
 		filedata_writer_close(fh->node);
 	close(fh->fd);
@@ -158,8 +171,14 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
 	struct mmapfs *fs = mmapfs_of(req);
 	struct open_file *fh = open_file_of(fi);
 
+	int res;
+
 	mmapfs_handle_track(fs, fh, (GDestroyNotify)open_file_free);
-	if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) < 0) {
+	if (fh->backing_id)
+		res = passthrough_reply_open(req, fi, fh->backing_id, e);
+	else
+		res = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	if (res < 0) {
 		mmapfs_handle_untrack(fs, fh);
 		open_file_free(fh);
 		if (e)

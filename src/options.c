@@ -72,6 +72,14 @@ static const char *const readdirplus_names[] = {
 	NULL,
 };
 
+static const char *const passthrough_names[] = {
+	[MMAPFS_PT_AUTO] = "auto",
+	[MMAPFS_PT_OFF] = "off",
+	[MMAPFS_PT_RO] = "ro",
+	[MMAPFS_PT_RW] = "rw",
+	NULL,
+};
+
 static const char *const log_level_names[] = {
 	[MMAPFS_LOG_ERROR] = "error",
 	[MMAPFS_LOG_WARN] = "warn",
@@ -136,6 +144,19 @@ static const struct option_row option_table[] = {
 		  "auto: always, unless the source is on a network or FUSE "
 		  "filesystem (where a stat costs a round trip) or cache=none: "
 		  "then adaptive" },
+	{ "passthrough", "MODE", OPT_CHOICE, AT(passthrough),
+	  .choices = passthrough_names, .def = MMAPFS_PT_AUTO,
+	  .help = "which opened files the kernel hands to their backing file, "
+		  "so that their reads, writes and mmaps reach neither the daemon "
+		  "nor its mappings (a daemon run by root, and Linux 6.9 or later "
+		  "with FUSE passthrough): ro: files opened for reading; rw: every "
+		  "open of a regular file; off: none; auto: files of at least "
+		  G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB) "K when opened (smaller "
+		  "ones read faster from the kernel's cache).  Not with "
+		  "cache=none; auto leaves it off on a read-only mount whose "
+		  "files are read without opening them.  Where it cannot work, "
+		  "files are read through the mapping path, and one log line "
+		  "says why" },
 	{ "timeout", "SECONDS", OPT_SECONDS, AT(timeout),
 	  .max = (uint64_t)MMAPFS_MAX_TIMEOUT,
 	  .help = "how long the kernel may cache names and attributes" },
@@ -169,6 +190,11 @@ const char *mmapfs_cache_mode_name(enum mmapfs_cache_mode mode)
 const char *mmapfs_watcher_name(enum mmapfs_watcher kind)
 {
 	return kind < G_N_ELEMENTS(watcher_names) - 1 ? watcher_names[kind] : "?";
+}
+
+const char *mmapfs_passthrough_name(enum mmapfs_passthrough mode)
+{
+	return mode < G_N_ELEMENTS(passthrough_names) - 1 ? passthrough_names[mode] : "?";
 }
 
 char *mmapfs_format_size(uint64_t n)

@@ -78,3 +78,28 @@ bool policy_pushes(const struct mmapfs_options *opts,
 {
 	return (opts->push || opts->push_files) && cache != MMAPFS_CACHE_NONE;
 }
+
+enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
+					   enum mmapfs_cache_mode cache,
+					   bool daemon_is_root, bool kernel_offers,
+					   bool no_open, const char **why)
+{
+	enum mmapfs_passthrough asked = opts->passthrough;
+
+	*why = NULL;
+	if (asked == MMAPFS_PT_OFF)
+		return MMAPFS_PT_OFF;
+	if (!daemon_is_root)
+		*why = "the daemon does not run as root (registering a backing "
+		       "file needs CAP_SYS_ADMIN)";
+	else if (!kernel_offers)
+		*why = "the kernel does not offer it (Linux 6.9 or later, with "
+		       "CONFIG_FUSE_PASSTHROUGH)";
+	else if (cache == MMAPFS_CACHE_NONE)
+		*why = "cache=none reads every file with direct I/O";
+	else if (asked == MMAPFS_PT_AUTO && no_open)
+		*why = "this read-only mount reads files without opening them";
+	if (*why)
+		return MMAPFS_PT_OFF;
+	return asked;
+}

@@ -158,6 +158,9 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	ADD("pushed_windows", s->pushed_windows);
 	ADD("pushed_files", s->pushed_files);
 	ADD("push_invalidated", s->push_invalidated);
+	ADD("passthrough_opens", s->passthrough_opens);
+	ADD("passthrough_backing", s->passthrough_backing);
+	ADD("passthrough_fallbacks", s->passthrough_fallbacks);
 #undef ADD
 	return n;
 }
@@ -173,6 +176,7 @@ void stats_format_text(const struct stats_snapshot *s, GString *out)
 	g_string_append_printf(out, "source %s\n", s->source ? s->source : "");
 	g_string_append_printf(out, "cache %s\n", s->cache_mode);
 	g_string_append_printf(out, "watcher %s\n", s->watcher ? s->watcher : "none");
+	g_string_append_printf(out, "passthrough %s\n", s->passthrough ? s->passthrough : "off");
 	for (unsigned i = 0; i < n; i++)
 		g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n",
 				       sc[i].name, sc[i].value);
@@ -227,6 +231,8 @@ void stats_format_json(const struct stats_snapshot *s, GString *out)
 		g_string_append_printf(out, "\"%s\"", s->watcher);
 	else
 		g_string_append(out, "null");
+	g_string_append_printf(out, ",\"passthrough\":\"%s\"",
+			       s->passthrough ? s->passthrough : "off");
 	for (unsigned i = 0; i < n; i++)
 		g_string_append_printf(out, ",\"%s\":%" G_GUINT64_FORMAT,
 				       sc[i].name, sc[i].value);
@@ -273,11 +279,11 @@ char *stats_summary_line(const struct stats_snapshot *s)
 		"%.1f MiB read, %.0f%% from mappings; %.1f MiB written; "
 		"%u/%u mappings live, %.1f MiB mapped, %.0f%% hits; "
 		"%" G_GUINT64_FORMAT " SIGBUS recovered; %" G_GUINT64_FORMAT
-		" watcher events; %u inodes",
+		" watcher events; %u inodes; %" G_GUINT64_FORMAT " passthrough opens",
 		s->pid, s->requests, s->errors, kinds->str, s->uptime_s, read / 1048576.0,
 		read ? 100.0 * s->bytes_from_maps / read : 0.0,
 		s->bytes_written / 1048576.0, s->maps.n_maps, s->maps.max_maps,
 		s->maps.mapped_bytes / 1048576.0,
 		lookups ? 100.0 * s->maps.hits / lookups : 0.0,
-		s->sigbus_recovered, s->watcher_events, s->inodes);
+		s->sigbus_recovered, s->watcher_events, s->inodes, s->passthrough_opens);
 }

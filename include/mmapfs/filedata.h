@@ -121,6 +121,10 @@ bool filedata_seen(struct mapcache *maps, struct inode *node,
 bool filedata_opened(struct mapcache *maps, struct inode *node,
 		     const struct stat *st);
 
+/* The kernel holds none of the file's pages now (a passthrough open,
+ * passthrough.h, made it drop them): the next open keeps none. */
+void filedata_kernel_dropped(struct inode *node);
+
 /* Whether the kernel was last given the file's pages as st has it. */
 bool filedata_kernel_has(const struct inode *node, const struct stat *st);
 

@@ -12,8 +12,8 @@
  * rules, for every handler and every thread of the daemon:
  *   - locks are never nested: the inode table's two (its nodes', and its
  *     directory descriptors'), the mapping cache's, the watcher's, the
- *     pusher's and the handle registry's lock are each taken alone, and
- *     released before any other is taken;
+ *     pusher's, passthrough's and the handle registry's lock are each
+ *     taken alone, and released before any other is taken;
  *   - no lock is held across a fuse_reply_*() or fuse_lowlevel_notify_*()
  *     call (a reply may drop the kernel's last reference and re-enter us;
  *     a notification waits for kernel locks a handler may hold);
@@ -32,6 +32,7 @@
 #include "mmapfs/mapcache.h"
 #include "mmapfs/oplist.h"
 #include "mmapfs/options.h"
+#include "mmapfs/passthrough.h"
 #include "mmapfs/pusher.h"
 #include "mmapfs/reader.h"
 #include "mmapfs/stats.h"
@@ -53,6 +54,8 @@ struct mmapfs {
 	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
 	struct pusher *pusher;               /* NULL when it does not run */
 	struct watcher *watcher;             /* with cache=watched only */
+	struct passthrough *passthrough;     /* NULL with -o passthrough=off;
+					      * its mode is set at INIT */
 	struct deferred *deferred;           /* opens, creates and truncates
 					      * that wait on a lease; set
 					      * before the loop starts */

@@ -71,6 +71,20 @@ enum mmapfs_readdirplus {
 	MMAPFS_PLUS_OFF,        /* names only */
 };
 
+/* Which opens the kernel hands to the backing file (-o passthrough=;
+ * see passthrough.h). */
+enum mmapfs_passthrough {
+	MMAPFS_PT_AUTO,         /* files of MMAPFS_PT_AUTO_MIN_KIB and more,
+				 * where it can work (policy_passthrough()) */
+	MMAPFS_PT_OFF,          /* every open through the mapping path */
+	MMAPFS_PT_RO,           /* opens for reading only */
+	MMAPFS_PT_RW,           /* every open of a regular file */
+};
+
+/* passthrough=auto hands over the files at least this large when opened:
+ * smaller ones read faster from the kernel's cache of the mapping path. */
+#define MMAPFS_PT_AUTO_MIN_KIB 256
+
 struct mmapfs_options {
 	char *source;           /* backing directory, absolute, no trailing / */
 	char *mountpoint;       /* absolute */
@@ -81,6 +95,7 @@ struct mmapfs_options {
 	enum mmapfs_cache_mode cache;
 	enum mmapfs_watcher watcher;
 	enum mmapfs_readdirplus readdirplus;
+	enum mmapfs_passthrough passthrough;
 	uint64_t push;          /* window pushed into the kernel's cache; 0: off */
 	uint64_t push_files;    /* listed files pushed whole up to this; 0: off */
 	uint64_t readahead;     /* the mount's readahead window; 0: the kernel's */
@@ -124,6 +139,7 @@ void mmapfs_options_print_help(FILE *out);
 /* The names the options use ("watched", "fanotify"). */
 const char *mmapfs_cache_mode_name(enum mmapfs_cache_mode mode);
 const char *mmapfs_watcher_name(enum mmapfs_watcher kind);
+const char *mmapfs_passthrough_name(enum mmapfs_passthrough mode);
 
 /*
  * Parses a size: decimal digits with an optional K, M, G or T suffix

@@ -55,6 +55,21 @@ bool policy_no_open(const struct mmapfs_options *opts,
 		    enum mmapfs_cache_mode cache, bool daemon_is_root,
 		    bool kernel_offers);
 
+/*
+ * The passthrough mode in force (passthrough.h): MMAPFS_PT_OFF, _RO or
+ * _RW, for opts with the cache mode chosen, a daemon running as root or
+ * not, a kernel that offers passthrough or not, and a mount where
+ * policy_no_open() holds or not.  Passthrough needs root, the kernel's
+ * offer, and the kernel's page cache (not cache=none); it and no-open
+ * exclude each other: -o passthrough=ro or rw wins, auto leaves no-open
+ * be.  When the mode asked for (auto included) ends up off, *why says why
+ * (a static string); otherwise *why is NULL.
+ */
+enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
+					   enum mmapfs_cache_mode cache,
+					   bool daemon_is_root, bool kernel_offers,
+					   bool no_open, const char **why);
+
 /* Whether the pusher runs (push or push_files, and a cache to push into). */
 bool policy_pushes(const struct mmapfs_options *opts,
 		   enum mmapfs_cache_mode cache);

@@ -101,6 +101,8 @@ struct stats_snapshot {
 	const char *watcher;        /* "fanotify", "inotify" or NULL */
 	guint64 watcher_events, watcher_own_events;
 	guint64 pushed_windows, pushed_files, push_invalidated;
+	const char *passthrough;    /* in force: "off", "ro", "rw" */
+	guint64 passthrough_opens, passthrough_backing, passthrough_fallbacks;
 };
 
 /* Copies the daemon's own counters into *out (the rest is the caller's). */

@@ -238,6 +238,23 @@ bool backing_is_fuse(void)
 	return !g_strcmp0(g_getenv("MMAPFS_TEST_BACKING"), "bindfs");
 }
 
+/* MMAPFS_TEST_PASSTHROUGH=MODE: "passthrough=MODE", or NULL. */
+static const char *test_passthrough(void)
+{
+	static char opt[64];
+	const char *mode = g_getenv("MMAPFS_TEST_PASSTHROUGH");
+
+	if (!mode || !*mode)
+		return NULL;
+	g_snprintf(opt, sizeof(opt), "passthrough=%s", mode);
+	return opt;
+}
+
+bool mount_passthrough_forced(void)
+{
+	return test_passthrough() != NULL;
+}
+
 /* MMAPFS_TEST_BACKING=bindfs: backing/ mirrors src/ through bindfs. */
 static void start_backing(struct mount *m)
 {
@@ -299,6 +316,11 @@ void mount_start(struct mount *m, const char *const *extra)
 	}
 	g_ptr_array_add(argv, (char *)g_getenv("MMAPFS_BIN"));
 	g_ptr_array_add(argv, (char *)"-f");
+	/* First, so that a test's own -o passthrough= wins (the last does). */
+	if (test_passthrough()) {
+		g_ptr_array_add(argv, (char *)"-o");
+		g_ptr_array_add(argv, (char *)test_passthrough());
+	}
 	for (int i = 0; extra && extra[i]; i++)
 		g_ptr_array_add(argv, (char *)extra[i]);
 	g_ptr_array_add(argv, m->backing ? m->backing : m->src);

@@ -20,6 +20,10 @@
  * same tests then run with a backing directory that is itself a FUSE
  * filesystem, changed underneath by the test (through src/) where no
  * watcher sees.  bindfs is unmounted and reaped by mount_cleanup().
+ *
+ * With MMAPFS_TEST_PASSTHROUGH=MODE, every daemon gets -o passthrough=MODE
+ * first (a test's own -o passthrough= comes later, and wins): the same
+ * tests then run with opened files handed to the kernel's passthrough.
  */
 #ifndef MMAPFS_TEST_HARNESS_H
 #define MMAPFS_TEST_HARNESS_H
@@ -111,6 +115,9 @@ void mount_cleanup(struct mount *m);
  * test that needs what bindfs lacks skips itself, saying what.
  */
 bool backing_is_fuse(void);
+
+/* True when MMAPFS_TEST_PASSTHROUGH gives every mount a passthrough mode. */
+bool mount_passthrough_forced(void);
 
 /* True when path is a mount point (per /proc/self/mountinfo). */
 bool path_is_mounted(const char *path);

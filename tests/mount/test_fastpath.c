@@ -349,8 +349,9 @@ int main(int argc, char **argv)
 		{ "cache=watched,push_files=0", FALSE },
 	};
 	static const struct ra_case ra[] = {
-		{ "readahead=1M", 1024 },
-		{ "readahead=0", 128 },
+		/* The daemon's READs: files the kernel hands over take none. */
+		{ "readahead=1M,passthrough=off", 1024 },
+		{ "readahead=0,passthrough=off", 128 },
 	};
 	static const struct plus_case plus[] = {
 		{ "readdirplus=always", FALSE },

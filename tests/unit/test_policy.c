@@ -1,6 +1,7 @@
 /*
- * test_policy.c - the cache mode, timeout and listing mode chosen for each
- * combination of options and source (policy.h), case by case.
+ * test_policy.c - the cache mode, timeout, listing mode and passthrough mode
+ * chosen for each combination of options and source (policy.h), case by
+ * case.
  */
 #include <string.h>
 
@@ -119,6 +120,45 @@ static void test_no_open(void)
 	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, true));
 }
 
+/* policy_passthrough(): the mode in force, and why not, case by case. */
+static void test_passthrough(void)
+{
+	struct mmapfs_options o;
+	const char *why;
+
+	parse_opts("", &o);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, false, &why),
+			==, MMAPFS_PT_AUTO);
+	g_assert_null(why);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, false, true, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "root"));
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, false, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "does not offer"));
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, true, true, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "cache=none"));
+	/* auto leaves a no-open mount be; an explicit mode does not. */
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, true, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "without opening"));
+	parse_opts("passthrough=ro", &o);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, true, &why),
+			==, MMAPFS_PT_RO);
+	g_assert_null(why);
+	parse_opts("passthrough=rw", &o);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_TIMEOUT, true, true, false, &why),
+			==, MMAPFS_PT_RW);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, true, true, false, &why),
+			==, MMAPFS_PT_OFF);
+	/* Off is off, with nothing to say. */
+	parse_opts("passthrough=off", &o);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, false, false, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_null(why);
+}
+
 static void test_pushes(void)
 {
 	struct mmapfs_options o;
@@ -138,5 +178,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/policy/choose", test_choose);
 	g_test_add_func("/policy/no-open", test_no_open);
 	g_test_add_func("/policy/pushes", test_pushes);
+	g_test_add_func("/policy/passthrough", test_passthrough);
 	return g_test_run();
 }

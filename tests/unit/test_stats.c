@@ -43,6 +43,8 @@ static void test_counting_and_formats(void)
 	snap.source = "/srv/a \"b\"";
 	snap.cache_mode = "watched";
 	snap.watcher = "fanotify";
+	snap.passthrough = "auto";
+	snap.passthrough_opens = 7;
 	snap.maps.max_maps = 7;
 	g_assert_cmpuint(snap.requests, ==, 4);
 	g_assert_cmpuint(snap.ops[STATS_READ].requests, ==, 3);
@@ -57,11 +59,14 @@ static void test_counting_and_formats(void)
 	g_assert_nonnull(strstr(text->str, "\npid 4242\n"));
 	g_assert_nonnull(strstr(text->str, "\nsource /srv/a \"b\"\n"));
 	g_assert_nonnull(strstr(text->str, "\nerrors_nospace 1\n"));
+	g_assert_nonnull(strstr(text->str, "\npassthrough auto\n"));
+	g_assert_nonnull(strstr(text->str, "\npassthrough_opens 7\n"));
 
 	stats_format_json(&snap, json);
 	g_assert_true(g_str_has_prefix(json->str, "{\"uptime_s\":"));
 	g_assert_nonnull(strstr(json->str, "\"source\":\"/srv/a \\\"b\\\"\",\"cache\":\"watched\","
-				"\"watcher\":\"fanotify\""));
+				"\"watcher\":\"fanotify\",\"passthrough\":\"auto\","));
+	g_assert_nonnull(strstr(json->str, "\"passthrough_opens\":7,"));
 	g_assert_nonnull(strstr(json->str, "\"pid\":4242,"));
 	g_assert_nonnull(strstr(json->str, "\"read\":{\"requests\":3,"));
 	g_assert_true(g_str_has_suffix(json->str, "}}\n"));
