@@ -32,6 +32,7 @@
 #include "mmapfs/creds.h"
 #include "mmapfs/deferred.h"
 #include "mmapfs/filedata.h"
+#include "mmapfs/log.h"
 #include "mmapfs/ops.h"
 
 struct open_file {
@@ -186,11 +187,36 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
 	}
 }
 
+/*
+ * An open with O_TRUNC, made as the daemon, truncated the file the way
+ * root does: keeping its set-ID bits.  A caller without CAP_FSETID (every
+ * caller but root, as creds.h has it) loses them, as natively: set-user-ID
+ * always, set-group-ID where the group may execute.
+ */
+static void truncated_by_caller(fuse_req_t req, int fd)
+{
+	struct stat st;
+	mode_t kill;
+
+	if (fuse_req_ctx(req)->uid == 0 || fstat(fd, &st) < 0)
+		return;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	if (kill && fchmod(fd, st.st_mode & 07777 & ~kill) < 0)
+		log_warn("cannot clear the set-ID bits of a file truncated by "
+			 "uid %u: %s", (unsigned)fuse_req_ctx(req)->uid, g_strerror(errno));
+}
+
 /* Wraps fd (or the error it is) in an open file, and replies. */
 static void finish_open(fuse_req_t req, struct inode *node, int fd,
 			struct fuse_file_info *fi)
 {
-	int res = fd < 0 ? fd : open_file_new(mmapfs_of(req), node, fd, fi);
+	int res;
+
+	if (fd >= 0 && (fi->flags & O_TRUNC) && S_ISREG(node->type))
+		truncated_by_caller(req, fd);
+	res = fd < 0 ? fd : open_file_new(mmapfs_of(req), node, fd, fi);
 
 	if (res < 0)
 		mmapfs_reply_err(req, res);

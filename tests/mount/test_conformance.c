@@ -508,6 +508,13 @@ static void sc_nobody_setup(void)
 	DO(close(open("private", O_CREAT | O_WRONLY, 0600)));
 	DO(close(open("suid", O_CREAT | O_WRONLY, 0755)));
 	DO(chmod("suid", 06777));
+	DO(close(open("suid-trunc", O_CREAT | O_WRONLY, 0755)));
+	DO(chmod("suid-trunc", 06777));
+	DO(close(open("suid-ftrunc", O_CREAT | O_WRONLY, 0755)));
+	DO(chmod("suid-ftrunc", 06777));
+	DO(close(open("suid-big", O_CREAT | O_WRONLY, 0755)));
+	DO(truncate("suid-big", 1 << 20));
+	DO(chmod("suid-big", 06777));
 	DO(mkdir("grp", 0775));
 	DO(chmod("grp", 0775));
 	DO(chown("grp", 0, 4242));
@@ -556,8 +563,21 @@ static void sc_nobody(void)
 	/* A write by a non-owner clears set-user-ID and set-group-ID. */
 	fd = DO(open("suid", O_WRONLY));
 	DOV(write(fd, "x", 1));
+	note_stat("suid");      /* while it is open: nothing stale */
 	DO(close(fd));
 	note_stat("suid");
+	/* ... and so does truncating, by open and by ftruncate; and a write
+	 * to a file large enough to be handed to the kernel's passthrough. */
+	DO(close(open("suid-trunc", O_WRONLY | O_TRUNC)));
+	note_stat("suid-trunc");
+	fd = DO(open("suid-ftrunc", O_WRONLY));
+	DO(ftruncate(fd, 10));
+	note_stat("suid-ftrunc");
+	DO(close(fd));
+	fd = DO(open("suid-big", O_WRONLY));
+	DOV(pwrite(fd, "x", 1, 4096));
+	note_stat("suid-big");
+	DO(close(fd));
 	DO(unlink("sticky/roots"));
 	DO(rename("sticky/roots", "sticky/mine"));
 	DO(chmod("open/mine", 04777));
