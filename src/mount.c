@@ -125,6 +125,7 @@ static bool fs_open(struct mmapfs *fs, const struct mmapfs_options *opts)
 		return false;
 	}
 	fs->maps = mapcache_new(opts->max_maps, opts->max_mapped);
+	fs->initext = initext_new();
 	if (opts->passthrough != MMAPFS_PT_OFF)
 		fs->passthrough = passthrough_new(opts->passthrough);
 	pthread_mutex_init(&fs->handles_lock, NULL);
@@ -142,6 +143,7 @@ static void fs_close(struct mmapfs *fs)
 	pthread_mutex_destroy(&fs->handles_lock);
 	mapcache_free(fs->maps);
 	g_clear_pointer(&fs->passthrough, passthrough_free);
+	g_clear_pointer(&fs->initext, initext_free);
 	inode_table_free(fs->inodes);
 	fs->inodes = NULL;
 }
@@ -196,21 +198,19 @@ static bool choose_cache(struct mmapfs *fs)
 }
 
 /*
- * Every message to and from the device, for passthrough.h: libfuse's own
+ * Every message to and from the device, for initext.h: libfuse's own
  * reading and writing, seen first.  The splice hooks are there because
  * libfuse 3.14 gives up splicing on a session with custom I/O that has
  * none.
  */
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	return passthrough_io_read(((struct mmapfs *)userdata)->passthrough,
-				   fd, buf, len);
+	return initext_io_read(((struct mmapfs *)userdata)->initext, fd, buf, len);
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	return passthrough_io_writev(((struct mmapfs *)userdata)->passthrough,
-				     fd, iov, count);
+	return initext_io_writev(((struct mmapfs *)userdata)->initext, fd, iov, count);
 }
 
 static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout,
@@ -220,7 +220,7 @@ static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout,
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
-static const struct fuse_custom_io passthrough_io = {
+static const struct fuse_custom_io initext_io = {
 	.read = io_read,
 	.writev = io_writev,
 	.splice_receive = io_splice,
@@ -240,12 +240,14 @@ static bool mount_session(struct fuse_session *se, struct mmapfs *fs)
 			 "hides it until this mount goes", opts->mountpoint, below.fstype);
 	if (fuse_session_mount(se, opts->mountpoint) != 0)
 		return false;
-	/* Before the loop reads INIT: the same device, read through us. */
-	if (fs->passthrough &&
-	    (res = fuse_session_custom_io(se, &passthrough_io, fuse_session_fd(se))) < 0) {
-		log_warn("passthrough: off: cannot see the session's messages: %s",
+	/* Before the loop reads INIT: the same device, read through us.
+	 * Without it, what libfuse 3.14 negotiates is all there is. */
+	if ((res = fuse_session_custom_io(se, &initext_io, fuse_session_fd(se))) < 0) {
+		log_warn("cannot see the session's messages (%s): no passthrough, and "
+			 "set-ID bits checked by the kernel before every write",
 			 g_strerror(-res));
 		g_clear_pointer(&fs->passthrough, passthrough_free);
+		g_clear_pointer(&fs->initext, initext_free);
 	}
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
 		 opts->source, opts->mountpoint, opts->max_maps, opts->max_mapped);
@@ -595,6 +597,7 @@ int mmapfs_serve(const struct mmapfs_cmdline *cl, struct fuse_args *args)
 	se = fuse_session_new(args, &mmapfs_ops, sizeof(mmapfs_ops), &fs);
 	if (!se)
 		goto out;
+	fs.se = se;
 	if (!choose_cache(&fs) || fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (mount_session(se, &fs))

@@ -75,6 +75,45 @@ int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 }
 
 /*
+ * What libfuse 3.14 cannot ask for (initext.h).  FUSE_HANDLE_KILLPRIV_V2:
+ * the kernel then leaves clearing set-ID bits and capabilities on write
+ * and truncation to us, which the backing filesystem does as it would
+ * natively, for the caller (creds.h), and sets SB_NOSEC, so that a file
+ * found with neither is not asked about again before every write.
+ * Passthrough: policy_passthrough() decides.
+ */
+static void negotiate_beyond_libfuse(struct mmapfs *fs, struct fuse_conn_info *conn)
+{
+	uint64_t offered = initext_offered(fs->initext), ask = 0;
+	enum mmapfs_passthrough mode = MMAPFS_PT_OFF;
+	const char *why;
+
+	if (offered & INITEXT_HANDLE_KILLPRIV_V2) {
+		ask |= INITEXT_HANDLE_KILLPRIV_V2;
+		fs->killpriv_v2 = true;
+	}
+	if (fs->passthrough) {
+		mode = policy_passthrough(fs->opts, fs->cache, geteuid() == 0,
+					  offered & INITEXT_PASSTHROUGH, fs->no_open, &why);
+		passthrough_negotiate(fs->passthrough, mode);
+		if (mode == MMAPFS_PT_OFF)
+			mmapfs_log(fs->opts->passthrough == MMAPFS_PT_AUTO ?
+				   MMAPFS_LOG_INFO : MMAPFS_LOG_WARN,
+				   "passthrough: off, every file is read through the "
+				   "mapping path: %s", why);
+	}
+	if (mode != MMAPFS_PT_OFF) {
+		ask |= INITEXT_PASSTHROUGH;
+		fs->no_open = false;
+		/* The kernel drops passthrough where the page cache is
+		 * written back (never asked for here). */
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	}
+	initext_ask(fs->initext, ask, PASSTHROUGH_STACK_DEPTH,
+		    mode != MMAPFS_PT_OFF ? passthrough_replied : NULL, fs->passthrough);
+}
+
+/*
  * Negotiates with the kernel.  No-open (policy_no_open()): reading a file
  * then takes no OPEN, FLUSH or RELEASE round trip, only its READs.  Only
  * on a read-only mount: writes would arrive without the open file whose
@@ -102,13 +141,13 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * the mount's bdi knob before now (readahead.h). */
 	if (fs->opts->readahead)
 		conn->max_readahead = (unsigned)fs->opts->readahead;
-	/* The kernel clears set-ID bits itself before a write, truncate or
-	 * chown through the page cache (as the writer's capabilities say),
-	 * with a SETATTR that keeps its cached mode true: were it left to
-	 * us, the kernel would go on seeing (and exec honouring) a bit the
-	 * backing file lost.  Writes that bypass the page cache (direct I/O)
-	 * are made as the caller (creds.h), so the backing filesystem clears
-	 * them there. */
+	/* Not FUSE_HANDLE_KILLPRIV (v1): the kernel would then send writes
+	 * with a flag libfuse 3.14 does not pass on.  Without v1 or v2 the
+	 * kernel clears set-ID bits itself before a write, truncate or chown
+	 * (as the writer's capabilities say), with a SETATTR that keeps its
+	 * cached mode true; with v2 (negotiate_beyond_libfuse()) the backing
+	 * filesystem clears them for the caller, and the write path tells the
+	 * kernel (ops_file.c). */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* The umask is the caller's, applied by the backing filesystem in
 	 * the creating thread (creds.h), so that a parent's default ACL is
@@ -124,24 +163,8 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= conn->capable & FUSE_CAP_IOCTL_DIR;
 	fs->no_open = policy_no_open(fs->opts, fs->cache, geteuid() == 0,
 				     conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
-	if (fs->passthrough) {
-		const char *why;
-		enum mmapfs_passthrough mode = policy_passthrough(
-			fs->opts, fs->cache, geteuid() == 0,
-			passthrough_offered(fs->passthrough), fs->no_open, &why);
-
-		/* The kernel drops passthrough where the page cache is
-		 * written back (never asked for here). */
-		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-		passthrough_negotiate(fs->passthrough, mode);
-		if (mode != MMAPFS_PT_OFF)
-			fs->no_open = false;
-		else
-			mmapfs_log(fs->opts->passthrough == MMAPFS_PT_AUTO ?
-				   MMAPFS_LOG_INFO : MMAPFS_LOG_WARN,
-				   "passthrough: off, every file is read through the "
-				   "mapping path: %s", why);
-	}
+	if (fs->initext)
+		negotiate_beyond_libfuse(fs, conn);
 	if (fs->no_open)
 		log_info("read-only mount: files are read without opening them in the daemon");
 }

@@ -137,8 +137,7 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	if (fs->passthrough && S_ISREG(st.st_mode) &&
 	    passthrough_mode(fs->passthrough) != MMAPFS_PT_OFF) {
 		fh->pt = fs->passthrough;
-		fh->backing_id = passthrough_open(fh->pt, node, fd, fh->writable,
-						  st.st_size);
+		fh->backing_id = passthrough_open(fh->pt, node, fd, fh->writable, &st);
 	}
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = fs->opts->cache == MMAPFS_CACHE_NONE;
@@ -400,6 +399,29 @@ void mmapfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	mmapfs_reply_err(req, res);
 }
 
+/*
+ * With FUSE_HANDLE_KILLPRIV_V2 (ops.h) the kernel leaves clearing set-ID
+ * bits on a change of a file's data to us, and goes on caching the mode it
+ * knew (a stat refreshes it after a write, an exec's permission check does
+ * not).  The change is made as the caller, and the backing filesystem
+ * clears them as it would natively; on a file that had them, the kernel
+ * is then told that its attributes are stale, before the reply.
+ * Attributes only: no page lock is taken, so a WRITE's own handler may
+ * send it.
+ */
+static bool may_clear_setid(const struct mmapfs *fs, int fd)
+{
+	struct stat st;
+
+	return fs->killpriv_v2 && fd >= 0 && fstat(fd, &st) == 0 &&
+	       (st.st_mode & (S_ISUID | S_ISGID));
+}
+
+static void setid_maybe_cleared(fuse_req_t req, fuse_ino_t ino)
+{
+	fuse_lowlevel_notify_inval_inode(mmapfs_of(req)->se, ino, -1, 0);
+}
+
 void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *in, off_t off,
 			 struct fuse_file_info *fi)
@@ -407,6 +429,7 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	struct inode_file f = file_of(req, ino, fi);
 	struct creds_saved saved;
+	bool setid;
 	ssize_t res;
 
 	/* (Without an open, on a read-only mount: the kernel refuses
@@ -414,12 +437,15 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, &f);
 	out.buf[0].pos = off;
+	setid = may_clear_setid(mmapfs_of(req), out.buf[0].fd);
 	res = out.buf[0].fd < 0 ? out.buf[0].fd : creds_become(req, CREDS_MODIFY, &saved);
 	if (res == 0) {
 		res = fuse_buf_copy(&out, in, 0);
 		creds_restore(&saved);
 	}
 	inode_file_done(&f);
+	if (setid)
+		setid_maybe_cleared(req, ino);
 	if (res < 0) {
 		mmapfs_reply_err(req, (int)res);
 		return;
@@ -433,6 +459,7 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 {
 	struct inode_file f = file_of(req, ino, fi);
 	int fd = file_fd(req, &f);
+	bool setid = may_clear_setid(mmapfs_of(req), fd);
 	struct creds_saved saved;
 	int res;
 
@@ -445,6 +472,8 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		creds_restore(&saved);
 	}
 	inode_file_done(&f);
+	if (setid)
+		setid_maybe_cleared(req, ino);
 	mmapfs_reply_err(req, res);
 }
 
@@ -461,6 +490,8 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	struct creds_saved saved;
 	ssize_t n;
 
+	bool setid = may_clear_setid(fs, fd_out);
+
 	filedata_changing(fs->maps, out.node, false);
 	if (fd_in < 0 || fd_out < 0)
 		n = fd_in < 0 ? fd_in : fd_out;
@@ -473,6 +504,8 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	}
 	inode_file_done(&in);
 	inode_file_done(&out);
+	if (setid)
+		setid_maybe_cleared(req, ino_out);
 	if (n < 0)
 		mmapfs_reply_err(req, (int)n);
 	else

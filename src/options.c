@@ -150,9 +150,10 @@ static const struct option_row option_table[] = {
 		  "so that their reads, writes and mmaps reach neither the daemon "
 		  "nor its mappings (a daemon run by root, and Linux 6.9 or later "
 		  "with FUSE passthrough): ro: files opened for reading; rw: every "
-		  "open of a regular file; off: none; auto: files of at least "
-		  G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB) "K when opened (smaller "
-		  "ones read faster from the kernel's cache).  Not with "
+		  "open of a regular file; off: none; auto: files opened for "
+		  "writing, and files of at least " G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB)
+		  "K when opened (smaller ones read faster from the kernel's "
+		  "cache).  Never a file with set-ID bits; not with "
 		  "cache=none; auto leaves it off on a read-only mount whose "
 		  "files are read without opening them.  Where it cannot work, "
 		  "files are read through the mapping path, and one log line "

@@ -2,8 +2,8 @@
  * passthrough.c - see include/mmapfs/passthrough.h.
  *
  * The kernel ABI used here is newer than the headers of Debian 12 (linux
- * 6.1's <linux/fuse.h>, protocol 7.38): what 7.40 added is defined below,
- * with the layout the kernel reads.
+ * 6.1's <linux/fuse.h>, protocol 7.38): what 7.40 added for opens and
+ * backing files is defined below, with the layout the kernel reads.
  */
 #include <errno.h>
 #include <linux/fuse.h>
@@ -16,10 +16,6 @@
 #include "mmapfs/log.h"
 #include "mmapfs/passthrough.h"
 #include "mmapfs/stats.h"
-
-#ifndef FUSE_PASSTHROUGH
-#define FUSE_PASSTHROUGH (1ULL << 37)           /* INIT flags, 7.40 */
-#endif
 
 /* FUSE_DEV_IOC_BACKING_OPEN's argument (7.40). */
 struct pt_backing_map {
@@ -44,10 +40,6 @@ struct pt_open_out {
 };
 G_STATIC_ASSERT(sizeof(struct pt_open_out) == sizeof(struct fuse_open_out));
 
-/* 7.40 names fuse_init_out's first unused word max_stack_depth. */
-#define PT_INIT_OUT_STACK_DEPTH offsetof(struct fuse_init_out, unused)
-G_STATIC_ASSERT(sizeof(struct fuse_init_out) == 64);
-
 /* The passthrough state of one inode, while it has opens of ours. */
 struct pt_node {
 	int backing_id;         /* > 0 while passthrough opens exist */
@@ -61,8 +53,6 @@ struct pt_node {
 struct passthrough {
 	enum mmapfs_passthrough asked;          /* immutable */
 	gint mode;              /* enum mmapfs_passthrough in force (atomic) */
-	gint offered;           /* the kernel's INIT offered it (atomic) */
-	guint64 init_unique;    /* INIT's request id; 0: none pending (atomic) */
 	int dev_fd;             /* the device, for the ioctls; set at INIT */
 
 	pthread_mutex_t lock;
@@ -95,26 +85,6 @@ void passthrough_free(struct passthrough *pt)
 	g_free(pt);
 }
 
-ssize_t passthrough_io_read(struct passthrough *pt, int fd, void *buf,
-			    size_t len)
-{
-	ssize_t n = read(fd, buf, len);
-	const struct fuse_in_header *in = buf;
-	const struct fuse_init_in *init = (const void *)(in + 1);
-
-	/* INIT comes first, alone: the kernel sends nothing else before its
-	 * reply.  (Its flags2 is there from protocol 7.36 on.) */
-	if (n < (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, unused)) ||
-	    in->opcode != FUSE_INIT)
-		return n;
-	pt->dev_fd = fd;
-	if (init->major == 7 && init->minor >= 36 && (init->flags & FUSE_INIT_EXT) &&
-	    (((guint64)init->flags2 << 32) & FUSE_PASSTHROUGH))
-		g_atomic_int_set(&pt->offered, 1);
-	__atomic_store_n(&pt->init_unique, in->unique, __ATOMIC_RELEASE);
-	return n;
-}
-
 /* Asks the kernel whether passthrough is on: it checks that before the
  * descriptor, so an invalid one tells (EBADF: on; EPERM: off). */
 static int probe(int dev_fd)
@@ -128,64 +98,30 @@ static const char *mode_name(enum mmapfs_passthrough m)
 {
 	return m == MMAPFS_PT_RO ? "every file opened for reading"
 	       : m == MMAPFS_PT_RW ? "every open file"
-	       : "every file of at least " G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB) " KiB when opened";
+	       : "every file opened for writing, or of at least "
+		 G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB) " KiB when opened,";
 }
 
-/* Writes libfuse's INIT reply with the passthrough fields set, then asks
- * the kernel whether it took them. */
-static ssize_t write_init_reply(struct passthrough *pt, int fd,
-				struct iovec *iov, int count)
+void passthrough_replied(void *data, int dev_fd)
 {
+	struct passthrough *pt = data;
 	enum mmapfs_passthrough mode = g_atomic_int_get(&pt->mode);
-	struct fuse_init_out out = { 0 };
-	struct iovec mine[2];
-	uint32_t depth = PASSTHROUGH_STACK_DEPTH;
-	ssize_t n;
 	int res;
 
-	if (mode == MMAPFS_PT_OFF || count != 2 || iov[1].iov_len > sizeof(out) ||
-	    iov[1].iov_len < PT_INIT_OUT_STACK_DEPTH + sizeof(depth))
-		return writev(fd, iov, count);
-	memcpy(&out, iov[1].iov_base, iov[1].iov_len);
-	out.flags |= FUSE_INIT_EXT;
-	out.flags2 |= (uint32_t)(FUSE_PASSTHROUGH >> 32);
-	memcpy((char *)&out + PT_INIT_OUT_STACK_DEPTH, &depth, sizeof(depth));
-	mine[0] = iov[0];
-	mine[1] = (struct iovec){ &out, iov[1].iov_len };
-	n = writev(fd, mine, 2);
-	if (n < 0)
-		return n;
-	/* The kernel has acted on the reply once the write returns. */
-	res = probe(fd);
+	pt->dev_fd = dev_fd;
+	if (mode == MMAPFS_PT_OFF)
+		return;
+	res = probe(dev_fd);
 	if (res == -EBADF) {
 		log_info("passthrough: %s is handed to its backing file by the "
 			 "kernel (reads, writes and mmap reach neither the daemon "
 			 "nor its mappings)", mode_name(mode));
-	} else {
-		g_atomic_int_set(&pt->mode, MMAPFS_PT_OFF);
-		mmapfs_log(pt->asked == MMAPFS_PT_AUTO ? MMAPFS_LOG_INFO : MMAPFS_LOG_WARN,
-			   "passthrough: off, every file is read through the mapping "
-			   "path: the kernel refused it (%s)", g_strerror(-res));
+		return;
 	}
-	return n;
-}
-
-ssize_t passthrough_io_writev(struct passthrough *pt, int fd,
-			      struct iovec *iov, int count)
-{
-	guint64 unique = __atomic_load_n(&pt->init_unique, __ATOMIC_ACQUIRE);
-	const struct fuse_out_header *out = iov[0].iov_base;
-
-	if (G_LIKELY(!unique) || iov[0].iov_len < sizeof(*out) ||
-	    out->unique != unique || out->error)
-		return writev(fd, iov, count);
-	__atomic_store_n(&pt->init_unique, 0, __ATOMIC_RELEASE);
-	return write_init_reply(pt, fd, iov, count);
-}
-
-bool passthrough_offered(const struct passthrough *pt)
-{
-	return g_atomic_int_get(&pt->offered);
+	g_atomic_int_set(&pt->mode, MMAPFS_PT_OFF);
+	mmapfs_log(pt->asked == MMAPFS_PT_AUTO ? MMAPFS_LOG_INFO : MMAPFS_LOG_WARN,
+		   "passthrough: off, every file is read through the mapping "
+		   "path: the kernel refused it (%s)", g_strerror(-res));
 }
 
 void passthrough_negotiate(struct passthrough *pt, enum mmapfs_passthrough mode)
@@ -198,11 +134,20 @@ enum mmapfs_passthrough passthrough_mode(const struct passthrough *pt)
 	return g_atomic_int_get(&pt->mode);
 }
 
-/* Whether the mode would make this open passthrough. */
-static bool mode_wants(enum mmapfs_passthrough mode, bool writable, off_t size)
+/*
+ * Whether the mode would make this open passthrough.  Never a file with
+ * set-ID bits that a write may clear: the kernel writes to a backing file
+ * with the daemon's credentials, which keep them, and with
+ * FUSE_HANDLE_KILLPRIV_V2 leaves clearing them to the daemon's writes.
+ */
+static bool mode_wants(enum mmapfs_passthrough mode, bool writable,
+		       const struct stat *st)
 {
+	if ((st->st_mode & S_ISUID) ||
+	    (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		return false;
 	return mode == MMAPFS_PT_RW || (mode == MMAPFS_PT_RO && !writable) ||
-	       (mode == MMAPFS_PT_AUTO && size >= PASSTHROUGH_AUTO_MIN);
+	       (mode == MMAPFS_PT_AUTO && (writable || st->st_size >= PASSTHROUGH_AUTO_MIN));
 }
 
 /* A registration failed with e: said once per errno (under pt->lock). */
@@ -223,7 +168,7 @@ static void refused(struct passthrough *pt, int e)
 }
 
 int passthrough_open(struct passthrough *pt, struct inode *node, int fd,
-		     bool writable, off_t size)
+		     bool writable, const struct stat *st)
 {
 	enum mmapfs_passthrough mode = g_atomic_int_get(&pt->mode);
 	struct pt_backing_map map = { .fd = fd };
@@ -240,7 +185,7 @@ int passthrough_open(struct passthrough *pt, struct inode *node, int fd,
 	}
 	if (n->passthrough) {
 		id = n->backing_id;
-	} else if (mode_wants(mode, writable, size)) {
+	} else if (mode_wants(mode, writable, st)) {
 		if (n->cached) {
 			stats_add(&pt->fallbacks, 1);
 		} else if ((id = ioctl(pt->dev_fd, PT_IOC_BACKING_OPEN, &map)) > 0) {

@@ -28,6 +28,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "mmapfs/initext.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
 #include "mmapfs/oplist.h"
@@ -54,8 +55,12 @@ struct mmapfs {
 	enum mmapfs_readdirplus readdirplus; /* opts->readdirplus, AUTO resolved */
 	struct pusher *pusher;               /* NULL when it does not run */
 	struct watcher *watcher;             /* with cache=watched only */
+	struct initext *initext;             /* INIT flags libfuse 3.14 does
+					      * not know; NULL if its hooks
+					      * could not be installed */
 	struct passthrough *passthrough;     /* NULL with -o passthrough=off;
 					      * its mode is set at INIT */
+	struct fuse_session *se;             /* for notifications */
 	struct deferred *deferred;           /* opens, creates and truncates
 					      * that wait on a lease; set
 					      * before the loop starts */
@@ -66,6 +71,15 @@ struct mmapfs {
 	 * opens files by itself and sends reads (and seeks, syncs) with fh 0.
 	 */
 	bool no_open;
+	/*
+	 * Set by mmapfs_init() when the kernel took FUSE_HANDLE_KILLPRIV_V2:
+	 * it then checks no file's capabilities before each write (one
+	 * GETXATTR less per write), and leaves clearing set-ID bits to the
+	 * backing filesystem, which does it for the caller's writes and
+	 * truncations (creds.h); the daemon tells the kernel when the bits it
+	 * caches went (ops_file.c).
+	 */
+	bool killpriv_v2;
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never

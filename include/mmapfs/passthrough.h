@@ -8,14 +8,10 @@
  * no second copy in the mount's page cache.  libfuse gained an API for it
  * in 3.17; with 3.14 this module does what that API would:
  *
- *   - it sees every message libfuse reads from and writes to the device
- *     (fuse_session_custom_io(), installed by mount.c once mounted):
- *     whether the kernel offered passthrough in its INIT, and, when
- *     passthrough_negotiate() said yes, libfuse's INIT reply rewritten to
- *     accept it (FUSE_INIT_EXT, FUSE_PASSTHROUGH in flags2, and
- *     max_stack_depth in the reply's first unused word).  Right after that
- *     reply it asks the kernel whether it took it (a registration the
- *     kernel refuses with EPERM when it did not), and logs the outcome;
+ *   - the INIT reply asks for it (initext.h does the asking); right after
+ *     that reply, passthrough_replied() asks the kernel whether it took it
+ *     (a registration the kernel refuses with EPERM when it did not), and
+ *     logs the outcome;
  *   - it registers backing files with the kernel (FUSE_DEV_IOC_BACKING_OPEN,
  *     which needs CAP_SYS_ADMIN) and gives them back (..._BACKING_CLOSE);
  *   - it decides, open by open, whether an open is passthrough or goes
@@ -27,14 +23,16 @@
  *     first such open and given back at the last release, never sooner),
  *     and an inode with a cached open gets only cached ones.  The kernel
  *     drops an open's claim on its inode before it sends the RELEASE, so
- *     the counts here are never behind the kernel's.
+ *     the counts here are never behind the kernel's;
+ *   - it answers OPEN and CREATE for passthrough opens, with the fields
+ *     libfuse 3.14 does not know.
  *
  * A passthrough open may carry no keep_cache; the kernel drops the mount's
  * cached pages of the file when it opens it.  GETATTR, FLUSH, FSYNC and
  * SETATTR still come to the daemon.
  *
- * Threads: passthrough_io_*() run on the session loop's threads (and on
- * whoever sends a notification); passthrough_open() and _release() on the
+ * Threads: passthrough_replied() runs on the loop thread that wrote INIT's
+ * reply, before any open; passthrough_open() and _release() on the
  * handlers'.  pt->lock guards the per-inode table and is taken alone (the
  * lock rules of ops.h); no reply is sent under it.
  */
@@ -42,8 +40,8 @@
 #define MMAPFS_PASSTHROUGH_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/uio.h>
 
 #include <fuse_lowlevel.h>
 #include <glib.h>
@@ -55,34 +53,26 @@
  * filesystem (overlayfs, a FUSE mount using passthrough). */
 #define PASSTHROUGH_STACK_DEPTH 1
 
-/* With -o passthrough=auto: files at least this large when opened. */
+/* With -o passthrough=auto: files at least this large when opened (and
+ * every open for writing). */
 #define PASSTHROUGH_AUTO_MIN ((off_t)MMAPFS_PT_AUTO_MIN_KIB * 1024)
 
 struct passthrough;
 
-/*
- * The module for a mount asked for mode (MMAPFS_PT_OFF: none is used; the
- * hooks still pass every message on unchanged).
- */
+/* The module for a mount asked for mode (not MMAPFS_PT_OFF). */
 struct passthrough *passthrough_new(enum mmapfs_passthrough mode);
 void passthrough_free(struct passthrough *pt);
 
-/* The message hooks, for a struct fuse_custom_io (see mount.c). */
-ssize_t passthrough_io_read(struct passthrough *pt, int fd, void *buf,
-			    size_t len);
-ssize_t passthrough_io_writev(struct passthrough *pt, int fd,
-			      struct iovec *iov, int count);
-
-/* Whether the kernel offered passthrough in its INIT (read before the
- * session's init callback runs). */
-bool passthrough_offered(const struct passthrough *pt);
-
 /*
  * From the session's init callback, before libfuse replies: the mode in
- * force (MMAPFS_PT_OFF, _RO or _RW; what policy_passthrough() decided),
- * and, when it is not off, the INIT reply is rewritten to ask for it.
+ * force (MMAPFS_PT_OFF, _RO, _RW or _AUTO; what policy_passthrough()
+ * decided).  When it is not off, the caller asks for INITEXT_PASSTHROUGH
+ * with PASSTHROUGH_STACK_DEPTH and passthrough_replied() (initext.h).
  */
 void passthrough_negotiate(struct passthrough *pt, enum mmapfs_passthrough mode);
+
+/* initext_ask()'s function: data is the struct passthrough. */
+void passthrough_replied(void *data, int dev_fd);
 
 /*
  * The mode in force: what was negotiated, or MMAPFS_PT_OFF if the kernel
@@ -92,9 +82,11 @@ enum mmapfs_passthrough passthrough_mode(const struct passthrough *pt);
 
 /*
  * An open of node (a regular file) is about to be answered; fd is its
- * backing descriptor, writable whether the open may write, size the
- * file's size now.  Returns the
- * backing id to answer it with (the open is passthrough: it must be
+ * backing descriptor, writable whether the open may write, st the file
+ * now.  -o passthrough=auto hands over opens for writing and files of at
+ * least PASSTHROUGH_AUTO_MIN; no mode hands over a file with set-ID bits
+ * a write would clear (the kernel's writes to a backing file keep them).
+ * Returns the backing id to answer it with (the open is passthrough: it must be
  * released with passthrough_release(pt, node, true)), or 0: a cached open
  * (released with ..., false).  An open the mode would leave cached is made
  * passthrough when node has passthrough opens already, and the reverse.
@@ -104,7 +96,7 @@ enum mmapfs_passthrough passthrough_mode(const struct passthrough *pt);
  * counted does nothing).
  */
 int passthrough_open(struct passthrough *pt, struct inode *node, int fd,
-		     bool writable, off_t size);
+		     bool writable, const struct stat *st);
 
 /* An open answered through passthrough_open() was released (or its reply
  * failed); at the last passthrough release its backing id goes. */

@@ -132,7 +132,17 @@ static void test_control_off(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-/* auto: the large file is handed over, the small one is not. */
+static int open_ok(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	if (fd < 0)
+		g_error("open('%s', %#x): %s", path, flags, g_strerror(errno));
+	return fd;
+}
+
+/* auto: the large file is handed over, the small one only when opened
+ * for writing. */
 static void test_auto_by_size(struct mount *m, gconstpointer data)
 {
 	g_autofree char *small_src = src_path(m, "small");
@@ -158,16 +168,10 @@ static void test_auto_by_size(struct mount *m, gconstpointer data)
 	assert_same_bytes(big_src, big_mnt);
 	g_assert_cmpuint(mount_stat(m, "passthrough_opens"), ==, 1);
 	g_assert_cmpuint(mount_stat(m, "bytes_read"), ==, 4096);
+	/* Opened for writing, the small one is handed over too. */
+	close(open_ok(small_mnt, O_WRONLY));
+	g_assert_cmpuint(mount_stat(m, "passthrough_opens"), ==, 2);
 	g_assert_cmpint(mount_stop(m), ==, 0);
-}
-
-static int open_ok(const char *path, int flags)
-{
-	int fd = open(path, flags);
-
-	if (fd < 0)
-		g_error("open('%s', %#x): %s", path, flags, g_strerror(errno));
-	return fd;
 }
 
 /* Reads 8 bytes at off through fd and through a fresh mapping of fd. */

@@ -382,6 +382,53 @@ static void test_random_reads_pushed(struct mount *m, gconstpointer data)
 	g_assert_nonnull(strstr(log, "pushed "));
 }
 
+/*
+ * 1,000 writes of 4 KiB, through the daemon (passthrough off) and through
+ * the kernel's passthrough: the kernel asks about the file's capabilities
+ * (a GETXATTR of security.capability) once, not before every write, since
+ * FUSE_HANDLE_KILLPRIV_V2 marks the mount SB_NOSEC; every byte arrives.
+ */
+static void test_writes_ask_once(struct mount *m, gconstpointer data)
+{
+	const char *mode = data;
+	g_autofree char *o = g_strdup_printf("passthrough=%s", mode);
+	const char *args[] = { "-o", o, NULL };
+	g_autofree char *t = NULL, *s = NULL;
+	char block[4096];
+	guint64 xattrs;
+	int fd;
+
+	mount_start(m, args);
+	t = mnt_path(m, "w");
+	s = src_path(m, "w");
+	fd = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	g_assert_cmpint(fd, >=, 0);
+	for (int i = 0; i < 1000; i++) {
+		memset(block, 'a' + i % 26, sizeof(block));
+		g_assert_cmpint(write(fd, block, sizeof(block)), ==, sizeof(block));
+	}
+	g_assert_cmpint(close(fd), ==, 0);
+	/* (Reading the statistics is a GETXATTR too: a handful, not 1,000.) */
+	xattrs = mount_stat(m, "op.getxattr.requests");
+	g_test_message("passthrough=%s: %" G_GUINT64_FORMAT " GETXATTR and %"
+		       G_GUINT64_FORMAT " WRITE requests for 1,000 writes", mode,
+		       xattrs, mount_stat(m, "op.write.requests"));
+	g_assert_cmpuint(xattrs, <=, 3);
+	if (!strcmp(mode, "off"))
+		g_assert_cmpuint(mount_stat(m, "op.write.requests"), ==, 1000);
+	else if (mount_stat(m, "passthrough_opens"))
+		g_assert_cmpuint(mount_stat(m, "op.write.requests"), ==, 0);
+	{
+		g_autoptr(GBytes) b = read_whole(s, 65536);
+		const char *d = g_bytes_get_data(b, NULL);
+
+		g_assert_cmpuint(g_bytes_get_size(b), ==, 1000 * 4096);
+		for (int i = 0; i < 1000; i++)
+			g_assert_cmpint(d[i * 4096 + 17], ==, 'a' + i % 26);
+	}
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 static void test_read_only(struct mount *m, gconstpointer data)
 {
 	const char *extra[] = { "-o", "ro", NULL };
@@ -425,5 +472,7 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/rw/link-rename-attrs-at-once", test_link_rename_attrs, NULL);
 	MOUNT_TEST("/rw/random-reads-pushed", test_random_reads_pushed, NULL);
 	MOUNT_TEST("/rw/read-only-mount", test_read_only, NULL);
+	MOUNT_TEST("/rw/writes-ask-once-mapped", test_writes_ask_once, "off");
+	MOUNT_TEST("/rw/writes-ask-once-passthrough", test_writes_ask_once, "auto");
 	return g_test_run();
 }
