@@ -22,6 +22,10 @@
  * With cache=none every read is answered with pread (see reader.h for
  * why a mapping read racing a truncation could not keep that mode's
  * promise).
+ *
+ * An open may instead be handed to the kernel's passthrough
+ * (passthrough.h decides, and builds the reply): its reads and writes then
+ * never come here, only its FLUSH, FSYNC, SETATTR and RELEASE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +174,6 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
 {
 	struct mmapfs *fs = mmapfs_of(req);
 	struct open_file *fh = open_file_of(fi);
-
 	int res;
 
 	mmapfs_handle_track(fs, fh, (GDestroyNotify)open_file_free);
