@@ -184,9 +184,10 @@ static bool choose_cache(struct mmapfs *fs)
 	if (pol.warning)
 		log_warn("%s", pol.warning);
 	if (fs->watcher)
-		log_info("cache=watched: %s invalidates on changes outside the mount; "
-			 "names and attributes cached for %g s",
-			 watcher_name(fs->watcher), fs->timeout);
+		log_info("cache=watched: %s (%s) invalidates on changes outside "
+			 "the mount; names and attributes cached for %g s",
+			 watcher_name(fs->watcher), watcher_marks(fs->watcher),
+			 fs->timeout);
 	else if (fs->cache == MMAPFS_CACHE_TIMEOUT)
 		log_info("cache=timeout: names and attributes cached for %g s%s%s",
 			 fs->timeout, pol.reason ? ", because " : "",

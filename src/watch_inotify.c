@@ -21,14 +21,20 @@ static GBytes *wd_key(int wd)
 	return g_bytes_new(&wd, sizeof(wd));
 }
 
-static int in_open(void)
+static int in_open(void **state)
 {
 	int fd = inotify_init1(IN_CLOEXEC);
 
+	*state = NULL;
 	return fd < 0 ? -errno : fd;
 }
 
-static GBytes *in_mark(int queue, int dirfd, int *res)
+static void in_close(int queue, void *state)
+{
+	close(queue);
+}
+
+static GBytes *in_mark(int queue, void *state, int dirfd, int *res)
 {
 	char path[PROC_FD_PATH_MAX];
 	int wd;
@@ -42,12 +48,17 @@ static GBytes *in_mark(int queue, int dirfd, int *res)
 	return wd_key(wd);
 }
 
-static void in_unmark(int queue, int dirfd, GBytes *key)
+static void in_unmark(int queue, void *state, int dirfd, GBytes *key)
 {
 	int wd;
 
 	memcpy(&wd, g_bytes_get_data(key, NULL), sizeof(wd));
 	inotify_rm_watch(queue, wd);
+}
+
+static const char *in_marks(void *state)
+{
+	return "a watch per directory";
 }
 
 static void in_parse(const char *buf, size_t len, pid_t self,
@@ -74,7 +85,9 @@ const struct watch_backend watch_inotify = {
 	.name = "inotify",
 	.knows_pid = false,
 	.open = in_open,
+	.close = in_close,
 	.mark = in_mark,
 	.unmark = in_unmark,
+	.marks = in_marks,
 	.parse = in_parse,
 };

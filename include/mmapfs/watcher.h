@@ -4,7 +4,8 @@
  * With cache=watched the kernel keeps names, attributes and file data for a
  * long time, and the watcher tells it when they went stale.  It keeps a mark
  * on every directory the kernel knows (added when the directory's node is
- * created, removed when the node is freed: see struct inode_dir_watch), and
+ * created, removed when the node is freed: see struct inode_dir_watch;
+ * fanotify run by root marks the directory's whole filesystem instead), and
  * one thread turns each event into invalidations:
  *   - a name created, deleted or moved in directory D:
  *     fuse_lowlevel_notify_inval_entry(D, name), and D's attributes and
@@ -66,6 +67,9 @@ struct watcher *watcher_new(enum mmapfs_watcher kind, struct inode_table *inodes
 
 /* "fanotify" or "inotify". */
 const char *watcher_name(const struct watcher *w);
+
+/* How its directories are marked now (watch_backend.h), for the log. */
+const char *watcher_marks(struct watcher *w);
 
 /*
  * Starts the thread that invalidates through se.  Call it in the process

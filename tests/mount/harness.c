@@ -478,6 +478,22 @@ int harness_run(const char *const *argv, const char *tmpdir, char **out,
 	return harness_exit_code(status);
 }
 
+int mount_run_as_user(const struct mount *m, const char *const *cmd, char **out)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *uid = g_strdup_printf("%u", (unsigned)m->uid);
+	g_autofree char *gid = g_strdup_printf("%u", (unsigned)m->gid);
+	const char *prefix[] = { "setpriv", "--reuid", uid, "--regid", gid,
+				 "--clear-groups", "--" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(prefix); i++)
+		g_ptr_array_add(argv, (char *)prefix[i]);
+	for (int i = 0; cmd[i]; i++)
+		g_ptr_array_add(argv, (char *)cmd[i]);
+	g_ptr_array_add(argv, NULL);
+	return harness_run((const char *const *)argv->pdata, NULL, out, NULL);
+}
+
 char *harness_script(const char *name)
 {
 	return g_build_filename(g_getenv("MMAPFS_SCRIPTS"), name, NULL);

@@ -140,6 +140,12 @@ char *mount_daemon_state(struct mount *m);
 int harness_run(const char *const *argv, const char *tmpdir, char **out,
 		char **err);
 
+/*
+ * harness_run() of cmd as m's daemon's user (m->uid and m->gid, no
+ * supplementary groups): the only one a mount without allow_other lets in.
+ */
+int mount_run_as_user(const struct mount *m, const char *const *cmd, char **out);
+
 /* The environment harness_run() gives. */
 char **harness_env(const char *tmpdir);
 

@@ -329,24 +329,6 @@ static void test_coherence(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-/* Runs argv as m's daemon's user (the mount lets nobody else in). */
-static void run_as_daemon_user(const struct mount *m, const char *const *cmd,
-			       char **out)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autofree char *uid = g_strdup_printf("%u", (unsigned)m->uid);
-	g_autofree char *gid = g_strdup_printf("%u", (unsigned)m->gid);
-	const char *prefix[] = { "setpriv", "--reuid", uid, "--regid", gid,
-				 "--clear-groups", "--" };
-
-	for (size_t i = 0; i < G_N_ELEMENTS(prefix); i++)
-		g_ptr_array_add(argv, (char *)prefix[i]);
-	for (int i = 0; cmd[i]; i++)
-		g_ptr_array_add(argv, (char *)cmd[i]);
-	g_ptr_array_add(argv, NULL);
-	g_assert_cmpint(harness_run((const char *const *)argv->pdata, NULL, out, NULL), ==, 0);
-}
-
 /* Where it cannot work: one line saying why, and the mapping path. */
 static void assert_refused(struct mount *m, const char *why)
 {
@@ -361,8 +343,8 @@ static void assert_refused(struct mount *m, const char *why)
 		const char *cmp[] = { "cmp", src, mnt, NULL };
 		const char *ctl[] = { g_getenv("MMAPFS_CTL"), "stats", m->mnt, NULL };
 
-		run_as_daemon_user(m, cmp, NULL);
-		run_as_daemon_user(m, ctl, &stats);
+		g_assert_cmpint(mount_run_as_user(m, cmp, NULL), ==, 0);
+		g_assert_cmpint(mount_run_as_user(m, ctl, &stats), ==, 0);
 	} else {
 		assert_same_bytes(src, mnt);
 		stats = mount_stats(m);

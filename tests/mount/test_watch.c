@@ -13,7 +13,10 @@
  *     returns bytes older than a change already seen through the mount
  *     (read-write, and read-only without opens);
  *   - changes made through the mount are the daemon's own: fanotify acts on
- *     none of them.
+ *     none of them;
+ *   - fanotify's marks as the kernel lists them: one on the filesystem for
+ *     a daemon run by root, one per directory for an ordinary user's, and
+ *     for root's once files are made elsewhere on that filesystem.
  * Timing bounds are retried: a change late three times running fails.
  */
 #include <dirent.h>
@@ -708,6 +711,136 @@ static void test_fuse_backing(struct mount *m, gconstpointer data)
 	g_assert_nonnull(strstr(log, "the source is on fuse: changes made to it elsewhere are not seen"));
 }
 
+/* The fanotify marks of daemon pid, as the kernel lists them in fdinfo:
+ * marks on inodes, and on whole filesystems. */
+static void fanotify_marks(pid_t pid, unsigned *inodes, unsigned *filesystems)
+{
+	g_autofree char *fds = g_strdup_printf("/proc/%d/fd", (int)pid);
+	GDir *dir = g_dir_open(fds, 0, NULL);
+	const char *fd;
+	unsigned queues = 0;
+
+	g_assert_nonnull(dir);
+	*inodes = *filesystems = 0;
+	while ((fd = g_dir_read_name(dir))) {
+		g_autofree char *link = g_build_filename(fds, fd, NULL);
+		g_autofree char *target = g_file_read_link(link, NULL);
+		g_autofree char *info_path = NULL, *info = NULL;
+		g_auto(GStrv) lines = NULL;
+
+		if (!target || strcmp(target, "anon_inode:[fanotify]"))
+			continue;
+		queues++;
+		info_path = g_strdup_printf("/proc/%d/fdinfo/%s", (int)pid, fd);
+		g_assert_true(g_file_get_contents(info_path, &info, NULL, NULL));
+		lines = g_strsplit(info, "\n", -1);
+		for (char **l = lines; *l; l++) {
+			if (g_str_has_prefix(*l, "fanotify ino:"))
+				(*inodes)++;
+			else if (g_str_has_prefix(*l, "fanotify sdev:"))
+				(*filesystems)++;
+		}
+	}
+	g_dir_close(dir);
+	g_assert_cmpuint(queues, ==, 1);
+}
+
+struct marks_case {
+	const char *user;   /* the daemon's, or NULL: root */
+	bool busy;          /* files are made elsewhere on the filesystem */
+};
+
+/* Makes n files in dir, which is outside the mount's source. */
+static void make_files_elsewhere(const char *dir, unsigned n)
+{
+	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+	for (unsigned i = 0; i < n; i++) {
+		g_autofree char *name = g_strdup_printf("%s/%u", dir, i);
+
+		g_assert_true(g_file_set_contents(name, "x", 1, NULL));
+	}
+}
+
+/*
+ * How fanotify marks the source, read from the kernel: run by root, one
+ * mark on the source's filesystem and none on its directories (so that a
+ * read does not walk to its parent dentry); once files are made elsewhere
+ * on that filesystem (each an event its maker pays for), a mark per
+ * directory the kernel knows instead, as for a daemon run by an ordinary
+ * user.  Either way a file written in place outside, three directories
+ * down, is seen through the mount well before its 60 s timeout (it is
+ * cached in the kernel: see control-stale).
+ */
+static void test_marks(struct mount *m, gconstpointer data)
+{
+	static const char *const args[] = { "-o", "cache=watched,watcher=fanotify", NULL };
+	const struct marks_case *c = data;
+	const char *as_user = c->user;
+	bool per_dir = as_user || c->busy;
+	g_autofree char *deep = src_path(m, "a/b/c");
+	g_autofree char *file = src_path(m, "a/b/c/f");
+	g_autofree char *seen = mnt_path(m, "a/b/c/f");
+	const char *cat[] = { "cat", seen, NULL };
+	g_autofree char *out = NULL, *log = NULL;
+	unsigned inodes, filesystems, tries = 0;
+	gint64 t0;
+	int fd;
+
+	if (as_user) {
+		m->uid = 65534;         /* nobody */
+		m->gid = 65534;
+	}
+	g_assert_cmpint(g_mkdir_with_parents(deep, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(file, "one", -1, NULL));
+	g_assert_cmpint(chmod(file, 0644), ==, 0);
+	mount_start(m, args);
+	g_assert_cmpint(mount_run_as_user(m, cat, &out), ==, 0);
+	g_assert_cmpstr(out, ==, "one");
+	fanotify_marks(harness_find_daemon(m->mnt), &inodes, &filesystems);
+	g_test_message("%s: %u inode marks, %u filesystem marks", as_user ? as_user : "root",
+		       inodes, filesystems);
+	if (c->busy) {
+		g_autofree char *elsewhere = g_build_filename(m->root, "elsewhere", NULL);
+
+		g_assert_cmpuint(filesystems, ==, 1);
+		make_files_elsewhere(elsewhere, 1000);
+		t0 = g_get_monotonic_time();
+		while (filesystems && g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC) {
+			g_usleep(20 * 1000);
+			fanotify_marks(harness_find_daemon(m->mnt), &inodes, &filesystems);
+		}
+		g_test_message("1000 files made elsewhere: %u inode marks, %u filesystem marks",
+			       inodes, filesystems);
+	}
+	if (per_dir) {
+		g_assert_cmpuint(filesystems, ==, 0);
+		g_assert_cmpuint(inodes, >=, 4);        /* the root, a, b, c */
+	} else {
+		g_assert_cmpuint(filesystems, ==, 1);
+		g_assert_cmpuint(inodes, ==, 0);
+	}
+
+	fd = open(file, O_WRONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(pwrite(fd, "two", 3, 0), ==, 3);
+	g_assert_cmpint(close(fd), ==, 0);
+	t0 = g_get_monotonic_time();
+	do {
+		g_clear_pointer(&out, g_free);
+		if (tries++)
+			g_usleep(20 * 1000);
+		g_assert_cmpint(mount_run_as_user(m, cat, &out), ==, 0);
+	} while (strcmp(out, "two") && g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC);
+	g_test_message("written outside: seen after %.1f ms", (g_get_monotonic_time() - t0) / 1000.0);
+	g_assert_cmpstr(out, ==, "two");
+
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
+	g_assert_nonnull(strstr(log, as_user ? "fanotify (a mark per directory)"
+				: "fanotify (one mark on the source's filesystem)"));
+	g_assert_true(!c->busy || strstr(log, "elsewhere on the source's filesystem"));
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const fan[] = { "-o", "cache=watched,watcher=fanotify", NULL };
@@ -716,6 +849,9 @@ int main(int argc, char **argv)
 	static const char *const none[] = { "-o", "cache=none", NULL };
 	static const char *const ro[] = { "-o", "ro,cache=watched", NULL };
 	static const char *const rw_watched[] = { "-o", "cache=watched", NULL };
+	static const struct marks_case marks[] = {
+		{ NULL, false }, { NULL, true }, { "nobody", false },
+	};
 	static const struct mode modes[] = {
 		{ "watched-fanotify", fan, 0.1 },
 		{ "watched-inotify", ino, 0.1 },
@@ -735,6 +871,9 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/watch/listing-cached", test_listing_cached, NULL);
 	MOUNT_TEST("/watch/listing-not-cached-timeout", test_listing_cached, "timeout");
 	MOUNT_TEST("/watch/own-changes", test_own_changes, NULL);
+	MOUNT_TEST("/watch/marks-root", test_marks, &marks[0]);
+	MOUNT_TEST("/watch/marks-busy-filesystem", test_marks, &marks[1]);
+	MOUNT_TEST("/watch/marks-unprivileged", test_marks, &marks[2]);
 	MOUNT_TEST("/watch/fuse-backing", test_fuse_backing, NULL);
 	MOUNT_TEST("/watch/many-changes", test_many_changes, rw_watched);
 	MOUNT_TEST("/watch/many-changes-ro", test_many_changes, ro);
