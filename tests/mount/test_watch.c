@@ -750,7 +750,7 @@ struct marks_case {
 	bool busy;          /* files are made elsewhere on the filesystem */
 };
 
-/* Makes n files in dir, which is outside the mount's source. */
+/* Makes n files in dir, a directory the mount does not know. */
 static void make_files_elsewhere(const char *dir, unsigned n)
 {
 	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
@@ -764,10 +764,11 @@ static void make_files_elsewhere(const char *dir, unsigned n)
 /*
  * How fanotify marks the source, read from the kernel: run by root, one
  * mark on the source's filesystem and none on its directories (so that a
- * read does not walk to its parent dentry); once files are made elsewhere
- * on that filesystem (each an event its maker pays for), a mark per
- * directory the kernel knows instead, as for a daemon run by an ordinary
- * user.  Either way a file written in place outside, three directories
+ * read does not walk to its parent dentry); once files are made in a
+ * directory the mount does not know (as elsewhere on that filesystem: each
+ * an event its maker pays for), a mark per directory the kernel knows
+ * instead, as for a daemon run by an ordinary user.  The source is a
+ * tmpfs of its own: files other tests make elsewhere make no events.  Either way a file written in place outside, three directories
  * down, is seen through the mount well before its 60 s timeout (it is
  * cached in the kernel: see control-stale).
  */
@@ -790,6 +791,7 @@ static void test_marks(struct mount *m, gconstpointer data)
 		m->uid = 65534;         /* nobody */
 		m->gid = 65534;
 	}
+	mount_src_tmpfs(m, "8m");
 	g_assert_cmpint(g_mkdir_with_parents(deep, 0755), ==, 0);
 	g_assert_true(g_file_set_contents(file, "one", -1, NULL));
 	g_assert_cmpint(chmod(file, 0644), ==, 0);
@@ -800,7 +802,7 @@ static void test_marks(struct mount *m, gconstpointer data)
 	g_test_message("%s: %u inode marks, %u filesystem marks", as_user ? as_user : "root",
 		       inodes, filesystems);
 	if (c->busy) {
-		g_autofree char *elsewhere = g_build_filename(m->root, "elsewhere", NULL);
+		g_autofree char *elsewhere = src_path(m, "elsewhere");
 
 		g_assert_cmpuint(filesystems, ==, 1);
 		make_files_elsewhere(elsewhere, 1000);
@@ -809,7 +811,8 @@ static void test_marks(struct mount *m, gconstpointer data)
 			g_usleep(20 * 1000);
 			fanotify_marks(harness_find_daemon(m->mnt), &inodes, &filesystems);
 		}
-		g_test_message("1000 files made elsewhere: %u inode marks, %u filesystem marks",
+		g_test_message("1000 files made in a directory unknown to the mount: "
+			       "%u inode marks, %u filesystem marks",
 			       inodes, filesystems);
 	}
 	if (per_dir) {
