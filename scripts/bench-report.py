@@ -15,7 +15,21 @@ PEERS = ["passthrough_ll", "bindfs", "mergerfs"]
 # mmapfs-mapped: every read through the daemon (-o passthrough=off);
 # mmapfs-ro: a read-only mount (-o ro: files read without opens);
 # mmapfs-timeout: mmapfs without the watcher (-o cache=timeout); when run.
-SYSTEMS = ["native", "mmapfs", "mmapfs-mapped", "mmapfs-ro", "mmapfs-timeout"] + PEERS
+SYSTEMS = ["native", "sshfs", "mmapfs", "mmapfs-mapped", "mmapfs-ro", "mmapfs-timeout"] + PEERS
+# --network (a run with sshfs in it): native is the same files read
+# locally, every FUSE system runs over sshfs.  workload -> (what, higher is
+# better, [(against, target)]): each target for mmapfs, and where marked
+# for mmapfs-ro too.
+NETWORK = {
+    "epoch-1": ("256 KiB files in a shuffled order, epoch 1", True, [("sshfs", 1.0)]),
+    "epoch-2": ("256 KiB files in a shuffled order, epoch 2", True,
+                [("native", 0.5), ("sshfs", 4.0)]),
+    "grep-1": ("grep -r over a copy of /usr/include, 1st pass", False, [("sshfs", 1.0)]),
+    "grep-2": ("grep -r over a copy of /usr/include, 2nd pass", False,
+               [("native", 0.25), ("sshfs", 4.0)]),
+}
+# The rows whose targets the read-only mount must meet too.
+NETWORK_RO = {"epoch-2"}
 # workload -> (what, higher is better, target kind, target)
 WORKLOADS = {
     "seq-read-cold": ("sequential read 1 MiB blocks, first open", True, "native", 0.9),
@@ -116,6 +130,8 @@ def main():
     med = {k: statistics.median(v) for k, v in values.items()}
     ran = {s for (_, s) in med}
     systems = [s for s in SYSTEMS if s in ran]
+    if "sshfs" in ran:
+        return network_report(med, units, systems, out)
     ro, unwatched, mapped = ("mmapfs-ro" in ran, "mmapfs-timeout" in ran,
                              "mmapfs-mapped" in ran)
     cols = columns(systems, ro, unwatched, mapped)
@@ -134,6 +150,36 @@ def main():
         w.writerows([r[k] for _, k in cols] for r in rows)
     print(table)
     chart(med, out, systems)
+
+
+def network_report(med, units, systems, out):
+    """The --network table: each system, and mmapfs (and mmapfs-ro)
+    against the local files and against sshfs itself."""
+    head = ["workload", "unit"] + systems + ["mmapfs / native", "mmapfs / sshfs",
+                                             "ro / native", "ro / sshfs", "target", "met"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for w, (what, higher, targets) in NETWORK.items():
+        if not any((w, s) in med for s in systems):
+            continue
+        cells = [what, units.get(w, "")]
+        cells += [("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.2f}")
+                  if (w, s) in med else "-" for s in systems]
+        met = True
+        for sys_ in ("mmapfs", "mmapfs-ro"):
+            for against in ("native", "sshfs"):
+                cells.append(fmt(ratio(med.get((w, sys_)), med.get((w, against)), higher)))
+            if sys_ == "mmapfs" or w in NETWORK_RO:
+                for against, target in targets:
+                    r = ratio(med.get((w, sys_)), med.get((w, against)), higher)
+                    met = met and r is not None and r >= target
+        cells.append(", ".join(f">= {t} x {a}" for a, t in targets) +
+                     (" (ro too)" if w in NETWORK_RO else ""))
+        cells.append("yes" if met else "no")
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
 
 
 def chart(med, out, systems):

@@ -15,6 +15,11 @@
 #   scripts/bench.sh --quick    small sizes, one run: under two minutes
 #   scripts/bench.sh --writes   the write workloads instead, backing on a
 #                               tmpfs: tar -x, 4 KiB writes, git commit
+#   scripts/bench.sh --network  reads over sshfs to an sshd of its own on
+#                               127.0.0.1: every system over the same
+#                               sshfs (a fresh sshfs mount each time),
+#                               against sshfs itself and the files read
+#                               locally ("native")
 #   options: --runs N  --systems "native mmapfs ..."  --data DIR  --out DIR
 #            --mmapfs-opts "-o ..."  (extra options for mmapfs, to measure levers)
 set -u
@@ -37,9 +42,15 @@ medians with ratios to native and to the best peer.  As root.
   --writes        the write workloads instead (backing on a tmpfs): tar -x
                   of /usr/include (checked against the archive), 256 MiB in
                   4 KiB writes, git init + add + commit of 2,000 files
+  --network       256 KiB files in a shuffled order and grep -r over a copy
+                  of /usr/include, twice each, over sshfs (an sshd of its
+                  own on 127.0.0.1): native (the files read locally), sshfs,
+                  and mmapfs (-o timeout=600), mmapfs-ro and the peers
+                  over sshfs
   --runs N        runs of each workload (3; 1 with --quick)
   --systems LIST  the systems to run, of: native mmapfs mmapfs-mapped
                   mmapfs-ro mmapfs-timeout passthrough_ll bindfs mergerfs
+                  (and sshfs with --network)
   --data DIR      where the data set is made (/var/tmp/mmapfs-bench)
   --out DIR       where results go (results/DATE)
   --mmapfs-opts   extra options for every mmapfs system (to measure levers)
@@ -48,8 +59,9 @@ USAGE
 
 quick=0
 writes=0
+network=0
 runs=3
-systems="native mmapfs mmapfs-mapped mmapfs-ro passthrough_ll bindfs mergerfs"
+systems=""
 data=""
 out=""
 mmapfs_opts=""
@@ -57,6 +69,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; runs=1 ;;
 	--writes) writes=1 ;;
+	--network) network=1 ;;
 	--runs) runs=$2; shift ;;
 	--systems) systems=$2; shift ;;
 	--data) data=$2; shift ;;
@@ -75,7 +88,12 @@ if [ $quick = 1 ]; then
 else
 	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; rand_mb=128; nepoch=2000
 fi
-[ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)$([ $writes = 1 ] && echo -writes)"
+if [ -z "$systems" ] && [ $network = 1 ]; then
+	systems="native sshfs mmapfs mmapfs-ro passthrough_ll bindfs"
+elif [ -z "$systems" ]; then
+	systems="native mmapfs mmapfs-mapped mmapfs-ro passthrough_ll bindfs mergerfs"
+fi
+[ -n "$out" ] || out="results/$(date +%Y%m%d-%H%M%S)$([ $quick = 1 ] && echo -quick)$([ $writes = 1 ] && echo -writes)$([ $network = 1 ] && echo -network)"
 # The quick data set lives apart, so that switching modes recreates neither.
 [ -n "$data" ] || data=/var/tmp/mmapfs-bench$([ $quick = 1 ] && echo -quick)
 mkdir -p "$out"
@@ -85,7 +103,7 @@ echo "workload,system,run,value,unit" > "$csv"
 # --- what the benchmark needs ------------------------------------------------
 scripts/install-deps.sh >/dev/null
 need=""
-for p in fio bindfs mergerfs gnuplot-nox gcc git; do
+for p in fio bindfs mergerfs gnuplot-nox gcc git bc $([ $network = 1 ] && echo sshfs openssh-server); do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -131,9 +149,27 @@ PY
 	want_sum=$(cd "$data-writes/ref/include" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum)
 	rm -rf "$data-writes/ref"
 fi
+if [ $network = 1 ]; then
+	# Served over sshfs: the shuffled files and a source tree to search.
+	data="$data-network"
+	if [ ! -f "$data/.complete-$nepoch" ]; then
+		echo "bench: creating the network data set in $data (once)"
+		rm -rf "$data"
+		mkdir -p "$data/src/epochs" "$data/mnt" "$data/net" "$data/ssh"
+		python3 - "$data/src/epochs" "$nepoch" <<'PY'
+import os, sys
+blob = os.urandom(256 * 1024)
+for i in range(int(sys.argv[2])):
+    with open(f"{sys.argv[1]}/s{i:05d}", "wb") as f:
+        f.write(blob)
+PY
+		cp -a /usr/include "$data/src/include" || exit 1
+		touch "$data/.complete-$nepoch"
+	fi
+fi
 stamp="$data/.complete-$big_mb-$nsmall-$walk_small-$walk_big-$nepoch"
 mkdir -p "$data/src" "$data/mnt"
-if [ $writes = 0 ] && [ ! -f "$stamp" ]; then
+if [ $writes = 0 ] && [ $network = 0 ] && [ ! -f "$stamp" ]; then
 	echo "bench: creating the data set in $data (once)"
 	rm -rf "$data"
 	mkdir -p "$data/src/small" "$data/src/walk-small" "$data/src/walk-big" \
@@ -165,6 +201,50 @@ PY
 fi
 src="$data/src"
 mnt="$data/mnt"
+net="$data/net"
+# What the FUSE systems mirror: the source, or (--network) sshfs of it.
+backing="$src"
+[ $network = 1 ] && backing="$net"
+
+# --- the network (--network): an sshd of our own on 127.0.0.1 ----------------
+port=""
+net_setup() {
+	local d="$data/ssh"
+	mkdir -p /run/sshd "$d" "$net"
+	[ -f "$d/host" ] || ssh-keygen -q -t ed25519 -N '' -f "$d/host" || exit 1
+	[ -f "$d/client" ] || ssh-keygen -q -t ed25519 -N '' -f "$d/client" || exit 1
+	cp "$d/client.pub" "$d/authorized_keys"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat > "$d/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $d/host
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+CONF
+	/usr/sbin/sshd -f "$d/sshd_config" || { echo "bench: sshd did not start" >&2; exit 1; }
+	mmapfs_opts="-o timeout=600 $mmapfs_opts"
+}
+# A fresh sshfs mount for each measurement: its own caches start empty.
+net_up() {
+	[ $network = 1 ] || return 0
+	sshfs -o "IdentityFile=$data/ssh/client,Port=$port,StrictHostKeyChecking=no" \
+		-o "UserKnownHostsFile=/dev/null,BatchMode=yes,LogLevel=ERROR" \
+		"root@127.0.0.1:$src" "$net" && return 0
+	echo "bench: sshfs did not mount" >&2
+	return 1
+}
+net_down() {
+	if [ $network = 1 ] && mountpoint -q "$net" 2>/dev/null; then
+		fusermount3 -u "$net" 2>/dev/null || umount -l "$net"
+	fi
+}
 
 # --- mounting ----------------------------------------------------------------
 pid=""
@@ -174,6 +254,11 @@ cleanup() {
 	fi
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	pid=""
+	net_down
+	if [ -f "$data/ssh/sshd.pid" ]; then
+		kill "$(cat "$data/ssh/sshd.pid")" 2>/dev/null
+		rm -f "$data/ssh/sshd.pid"
+	fi
 	if [ $writes = 1 ] && mountpoint -q "$src" 2>/dev/null; then
 		umount "$src"
 	fi
@@ -188,20 +273,21 @@ mount_sys() {
 	dir="$mnt"
 	case "$sys" in
 	native) dir="$src"; return 0 ;;
-	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$src" "$mnt" 2>>"$out/mmapfs.log" & ;;
+	sshfs) dir="$net"; return 0 ;;
+	mmapfs) "$top/build-bench/mmapfs" -f $mmapfs_opts "$backing" "$mnt" 2>>"$out/mmapfs.log" & ;;
 	# Every read through the daemon's mappings, as before passthrough.
-	mmapfs-mapped) "$top/build-bench/mmapfs" -f -o passthrough=off $mmapfs_opts "$src" "$mnt" \
+	mmapfs-mapped) "$top/build-bench/mmapfs" -f -o passthrough=off $mmapfs_opts "$backing" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
 	# Read-only: files are read without opens.
-	mmapfs-ro) "$top/build-bench/mmapfs" -f -o ro $mmapfs_opts "$src" "$mnt" \
+	mmapfs-ro) "$top/build-bench/mmapfs" -f -o ro $mmapfs_opts "$backing" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
 	# The same without the watcher: what watching costs or gains.
-	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$src" "$mnt" \
+	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$backing" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
-	passthrough_ll) "$tools/passthrough_ll" -f -o source="$src" "$mnt" 2>/dev/null & ;;
-	bindfs) bindfs -f "$src" "$mnt" 2>/dev/null & ;;
+	passthrough_ll) "$tools/passthrough_ll" -f -o source="$backing" "$mnt" 2>/dev/null & ;;
+	bindfs) bindfs -f "$backing" "$mnt" 2>/dev/null & ;;
 	# No free-space floor: the write workloads run on a small tmpfs.
-	mergerfs) mergerfs -f -o minfreespace=0 "$src" "$mnt" 2>/dev/null & ;;
+	mergerfs) mergerfs -f -o minfreespace=0 "$backing" "$mnt" 2>/dev/null & ;;
 	esac
 	pid=$!
 	wait_fuse_mount "$mnt" 10 "$pid" && return 0
@@ -278,6 +364,16 @@ epochs() {  # sys run
 	record epoch-2 "$1" "$2" "$(echo "$mb / ($t2 - $t1)" | bc -l)" MiB/s
 }
 
+# A source tree searched twice (a string that is nowhere: every file read).
+grep_tree() {  # sys run
+	local t0 t1 t2
+	t0=$(now); grep -r -F -q mmapfs-bench-nowhere "$dir/include"; [ $? = 1 ] || return 1
+	t1=$(now); grep -r -F -q mmapfs-bench-nowhere "$dir/include"; [ $? = 1 ] || return 1
+	t2=$(now)
+	record grep-1 "$1" "$2" "$(echo "$t1 - $t0" | bc -l)" s
+	record grep-2 "$1" "$2" "$(echo "$t2 - $t1" | bc -l)" s
+}
+
 walk() {  # sys run name entries
 	local t0 t1 n
 	t0=$(now)
@@ -350,11 +446,27 @@ describe_run() {
 measure() {
 	local workload=$1 sys=$2
 	shift 2
-	mount_sys "$sys" && { "$workload" "$sys" "$@" || echo "bench: $sys: $workload failed" >&2; }
+	net_up && mount_sys "$sys" && { "$workload" "$sys" "$@" || echo "bench: $sys: $workload failed" >&2; }
 	umount_sys
+	net_down
 }
 
-if [ $writes = 1 ]; then
+if [ $network = 1 ]; then
+	echo "bench: network, $runs run(s); systems: $systems; results in $out"
+	net_setup
+	describe_run
+	echo "network: sshfs to an sshd on 127.0.0.1 (port $port); mmapfs options: $mmapfs_opts" >> "$out/machine.txt"
+	for run in $(seq "$runs"); do
+		for sys in $systems; do
+			echo "bench: run $run: $sys"
+			# The server's files in its page cache: the network is
+			# what is measured.
+			find "$src" -type f -print0 | xargs -0 cat > /dev/null
+			measure epochs "$sys" "$run"
+			measure grep_tree "$sys" "$run"
+		done
+	done
+elif [ $writes = 1 ]; then
 	echo "bench: writes, $runs run(s); systems: $systems; results in $out"
 	fresh_backing
 	describe_run
