@@ -163,7 +163,7 @@ static bool choose_cache(struct mmapfs *fs)
 	int fd;
 
 	fd = inode_fd(fs->inodes, root);
-	blind = fstype_blind(fd);
+	blind = fs->blind = fstype_blind(fd);
 	inode_fd_put(fs->inodes, root, fd);
 	if (policy_wants_watcher(opts, blind))
 		fs->watcher = watcher_new(opts->watcher, fs->inodes, fs->maps,

@@ -93,7 +93,7 @@ static void negotiate_beyond_libfuse(struct mmapfs *fs, struct fuse_conn_info *c
 		fs->killpriv_v2 = true;
 	}
 	if (fs->passthrough) {
-		mode = policy_passthrough(fs->opts, fs->cache, geteuid() == 0,
+		mode = policy_passthrough(fs->opts, fs->cache, fs->blind, geteuid() == 0,
 					  offered & INITEXT_PASSTHROUGH, fs->no_open, &why);
 		passthrough_negotiate(fs->passthrough, mode);
 		if (mode == MMAPFS_PT_OFF)

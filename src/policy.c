@@ -80,7 +80,7 @@ bool policy_pushes(const struct mmapfs_options *opts,
 }
 
 enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
-					   enum mmapfs_cache_mode cache,
+					   enum mmapfs_cache_mode cache, const char *blind,
 					   bool daemon_is_root, bool kernel_offers,
 					   bool no_open, const char **why)
 {
@@ -99,6 +99,10 @@ enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
 		*why = "cache=none reads every file with direct I/O";
 	else if (asked == MMAPFS_PT_AUTO && no_open)
 		*why = "this read-only mount reads files without opening them";
+	else if (asked == MMAPFS_PT_AUTO && blind)
+		*why = "the source is on a network or FUSE filesystem, whose "
+		       "cached pages a new open may drop (files handed over read "
+		       "from it again each time; the mount's own cache keeps them)";
 	if (*why)
 		return MMAPFS_PT_OFF;
 	return asked;

@@ -80,6 +80,9 @@ struct mmapfs {
 	 * caches went (ops_file.c).
 	 */
 	bool killpriv_v2;
+	/* fstype_blind() of SOURCE ("nfs", "fuse", ...), or NULL; set with
+	 * the cache mode, before the session starts. */
+	const char *blind;
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never

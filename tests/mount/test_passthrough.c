@@ -426,6 +426,31 @@ static void test_refused_stacked(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/*
+ * A source on a network or FUSE filesystem (bindfs here, standing for
+ * sshfs): auto leaves its files to the mapping path, saying why once; the
+ * control, -o passthrough=rw over the same source, hands them over (so
+ * the kernel would have taken them: the refusal is auto's).
+ */
+static void test_auto_leaves_fuse_source(struct mount *m, gconstpointer data)
+{
+	g_autofree char *src = src_path(m, "big");
+	g_autofree char *mnt = mnt_path(m, "big");
+
+	write_random_file(src, BIG, 10);
+	m->want_bindfs = true;
+	mount_with(m, "passthrough=auto");
+	if (kernel_lacks_passthrough(m))
+		return;
+	assert_refused(m, "network or FUSE");
+	g_assert_cmpint(mount_stop(m), ==, 0);
+	g_assert_true(g_file_set_contents(m->log, "", 0, NULL));
+	mount_with(m, "passthrough=rw");
+	assert_same_bytes(src, mnt);
+	g_assert_cmpuint(mount_stat(m, "passthrough_opens"), >=, 1);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -438,5 +463,6 @@ int main(int argc, char **argv)
 	MOUNT_TEST("/passthrough/refused-unprivileged", test_refused_unprivileged, NULL);
 	MOUNT_TEST("/passthrough/refused-cache-none", test_refused_cache_none, NULL);
 	MOUNT_TEST("/passthrough/refused-stacked", test_refused_stacked, NULL);
+	MOUNT_TEST("/passthrough/auto-leaves-fuse-source", test_auto_leaves_fuse_source, NULL);
 	return g_test_run();
 }

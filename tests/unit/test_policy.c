@@ -127,34 +127,40 @@ static void test_passthrough(void)
 	const char *why;
 
 	parse_opts("", &o);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, true, true, false, &why),
 			==, MMAPFS_PT_AUTO);
 	g_assert_null(why);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, false, true, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, false, true, false, &why),
 			==, MMAPFS_PT_OFF);
 	g_assert_nonnull(strstr(why, "root"));
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, false, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, true, false, false, &why),
 			==, MMAPFS_PT_OFF);
 	g_assert_nonnull(strstr(why, "does not offer"));
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, true, true, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, NULL, true, true, false, &why),
 			==, MMAPFS_PT_OFF);
 	g_assert_nonnull(strstr(why, "cache=none"));
 	/* auto leaves a no-open mount be; an explicit mode does not. */
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, true, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, true, true, true, &why),
 			==, MMAPFS_PT_OFF);
 	g_assert_nonnull(strstr(why, "without opening"));
+	/* auto leaves a network or FUSE source to the mappings; rw does not. */
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_TIMEOUT, "fuse", true, true, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "network or FUSE"));
 	parse_opts("passthrough=ro", &o);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, true, true, true, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, true, true, true, &why),
 			==, MMAPFS_PT_RO);
 	g_assert_null(why);
 	parse_opts("passthrough=rw", &o);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_TIMEOUT, true, true, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_TIMEOUT, NULL, true, true, false, &why),
 			==, MMAPFS_PT_RW);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, true, true, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_TIMEOUT, "nfs", true, true, false, &why),
+			==, MMAPFS_PT_RW);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, NULL, true, true, false, &why),
 			==, MMAPFS_PT_OFF);
 	/* Off is off, with nothing to say. */
 	parse_opts("passthrough=off", &o);
-	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, false, false, false, &why),
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, false, false, false, &why),
 			==, MMAPFS_PT_OFF);
 	g_assert_null(why);
 }
