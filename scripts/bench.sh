@@ -208,6 +208,7 @@ backing="$src"
 
 # --- the network (--network): an sshd of our own on 127.0.0.1 ----------------
 port=""
+sshd_pid=""
 net_setup() {
 	local d="$data/ssh"
 	mkdir -p /run/sshd "$d" "$net"
@@ -228,7 +229,18 @@ UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
 CONF
-	/usr/sbin/sshd -f "$d/sshd_config" || { echo "bench: sshd did not start" >&2; exit 1; }
+	# In the foreground (-D), so that its pid is ours to stop.
+	/usr/sbin/sshd -D -f "$d/sshd_config" &
+	sshd_pid=$!
+	local tries=500
+	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		tries=$((tries - 1))
+		if [ $tries = 0 ] || ! kill -0 "$sshd_pid" 2>/dev/null; then
+			echo "bench: sshd did not start" >&2
+			exit 1
+		fi
+		sleep 0.01
+	done
 	mmapfs_opts="-o timeout=600 $mmapfs_opts"
 }
 # A fresh sshfs mount for each measurement: its own caches start empty.
@@ -255,9 +267,10 @@ cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	pid=""
 	net_down
-	if [ -f "$data/ssh/sshd.pid" ]; then
-		kill "$(cat "$data/ssh/sshd.pid")" 2>/dev/null
-		rm -f "$data/ssh/sshd.pid"
+	if [ -n "$sshd_pid" ]; then
+		kill "$sshd_pid" 2>/dev/null
+		wait "$sshd_pid" 2>/dev/null
+		sshd_pid=""
 	fi
 	if [ $writes = 1 ] && mountpoint -q "$src" 2>/dev/null; then
 		umount "$src"

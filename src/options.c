@@ -155,7 +155,8 @@ static const struct option_row option_table[] = {
 		  "K when opened (smaller ones read faster from the kernel's "
 		  "cache).  Never a file with set-ID bits; not with "
 		  "cache=none; auto leaves it off on a read-only mount whose "
-		  "files are read without opening them.  Where it cannot work, "
+		  "files are read without opening them, and on a network or "
+		  "FUSE source.  Where it cannot work, "
 		  "files are read through the mapping path, and one log line "
 		  "says why" },
 	{ "timeout", "SECONDS", OPT_SECONDS, AT(timeout),
