@@ -326,8 +326,7 @@ static void watch_each_dir(struct watcher *w)
 	pthread_mutex_unlock(&w->lock);
 	if (!moving)
 		return;
-	/* The table's lock is not taken under ours (dir_added() is called
-	 * under the table's). */
+	/* The table is called outside our lock, as watch_add() calls it. */
 	for (guint i = 0; i < dirs->len; i++) {
 		struct devino *id = &g_array_index(dirs, struct devino, i);
 		struct inode *dir = inode_table_find(w->inodes, id);
@@ -404,7 +403,8 @@ static gpointer watcher_main(gpointer data)
 		/* While the daemon's own changes stream in (writes through
 		 * the mount), let them gather: the kernel merges a process's
 		 * repeated events on one file while they wait in the queue,
-		 * so they cost one event a batch, not one a write.  After a
+		 * so they cost one event a batch, not one a write (and so do
+		 * writes elsewhere on a filesystem marked whole).  After a
 		 * batch with a change from outside, read at once: outside
 		 * changes wait at most this much, and only during such a
 		 * stream. */

@@ -64,8 +64,9 @@ bool policy_no_open(const struct mmapfs_options *opts,
  * exclude each other: -o passthrough=ro or rw wins, auto leaves no-open
  * be.  auto leaves a source that fstype_blind() names (blind, or NULL)
  * to the mapping path: over sshfs, 256 KiB files read a second time went
- * 4 x faster from the mount's own cache than handed over (BENCHMARKS.md).  When the mode asked for (auto included) ends up off, *why says why
- * (a static string); otherwise *why is NULL.
+ * 4 x faster from the mount's own cache than handed over (BENCHMARKS.md).
+ * When the mode asked for (auto included) ends up off, *why says why (a
+ * static string); otherwise *why is NULL.
  */
 enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
 					   enum mmapfs_cache_mode cache, const char *blind,
