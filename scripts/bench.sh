@@ -30,8 +30,9 @@ prog=bench
 
 usage() {
 	cat <<USAGE
-usage: scripts/bench.sh [--quick] [--runs N] [--systems "SYSTEM ..."]
-                        [--data DIR] [--out DIR] [--mmapfs-opts "-o ..."]
+usage: scripts/bench.sh [--quick | --writes | --network] [--runs N]
+                        [--systems "SYSTEM ..."] [--data DIR] [--out DIR]
+                        [--mmapfs-opts "-o ..."]
 
 Runs the same workloads on the native directory, mmapfs, mmapfs-mapped,
 mmapfs-ro and the
