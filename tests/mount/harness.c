@@ -395,6 +395,15 @@ int mount_stop(struct mount *m)
 	}
 	if (fuse_mounted(m->mnt))
 		umount2(m->mnt, MNT_DETACH);
+	if (m->pid > 0 && status != 0) {
+		/* The reason is in the log (a sanitizer's report, say): the
+		 * caller's assertion alone would not say it. */
+		g_autofree char *log = NULL;
+
+		g_file_get_contents(m->log, &log, NULL, NULL);
+		g_printerr("daemon %d ended with status %#x; its log:\n%s\n",
+			   (int)m->pid, status, log ? log : "(none)");
+	}
 	m->pid = 0;
 	return status;
 }
