@@ -14,8 +14,11 @@ import sys
 PEERS = ["passthrough_ll", "bindfs", "mergerfs"]
 # mmapfs-mapped: every read through the daemon (-o passthrough=off);
 # mmapfs-ro: a read-only mount (-o ro: files read without opens);
-# mmapfs-timeout: mmapfs without the watcher (-o cache=timeout); when run.
-SYSTEMS = ["native", "sshfs", "mmapfs", "mmapfs-mapped", "mmapfs-ro", "mmapfs-timeout"] + PEERS
+# mmapfs-timeout: mmapfs without the watcher (-o cache=timeout);
+# mmapfs-push0: through the mappings, nothing pushed (-o passthrough=off,push=0);
+# the last two when run.
+SYSTEMS = ["native", "sshfs", "mmapfs", "mmapfs-mapped", "mmapfs-ro", "mmapfs-timeout",
+           "mmapfs-push0"] + PEERS
 # --network (a run with sshfs in it): native is the same files read
 # locally, every FUSE system runs over sshfs.  workload -> (what, higher is
 # better, [(against, target)]): each target for mmapfs, and where marked
@@ -41,6 +44,13 @@ WORKLOADS = {
     "small-files-warm": ("4 KiB files read whole, second pass", True, "native", 0.7),
     "epoch-1": ("256 KiB files in a shuffled order, epoch 1", True, "native", 0.5),
     "epoch-2": ("256 KiB files in a shuffled order, epoch 2", True, "native", 0.8),
+    "grep-1": ("grep -r over a copy of /usr/include, 1st pass", False, None, None),
+    # At most 2.5 x native's time.
+    "grep-2": ("grep -r over a copy of /usr/include, 2nd pass", False, "native", 0.4),
+    # At most 2 x the time of the mappings with nothing pushed.
+    "rand-4k-sparse": ("random 4 KiB reads over a sparse file (bounded), a read", False,
+                       "push0", 0.5),
+    "daemon-rss-sparse": ("daemon resident memory after the sparse reads", False, None, None),
     "walk-small": ("metadata walk (find -printf %s %i), small tree", True, "peer", 2.0),
     "walk-big": ("metadata walk, big tree", True, "completes", None),
     "daemon-peak-rss": ("daemon peak RSS after the big walk", False, None, None),
@@ -60,12 +70,14 @@ def ratio(a, b, higher):
     return a / b if higher else b / a
 
 
-def verdict(kind, target, m, vs_native, vs_peer):
+def verdict(kind, target, m, vs_native, vs_peer, vs_push0=None):
     """(target text, met: True, False or None) for one system's figure."""
     if kind == "native":
         return f">= {target} x native", vs_native is not None and vs_native >= target
     if kind == "peer":
         return f">= {target} x best peer", vs_peer is not None and vs_peer >= target
+    if kind == "push0":
+        return f">= {target} x push=0", vs_push0 is not None and vs_push0 >= target
     if kind == "completes":
         return "completes", bool(m)
     if kind == "max":
@@ -73,7 +85,7 @@ def verdict(kind, target, m, vs_native, vs_peer):
     return "", None
 
 
-def columns(systems, ro, unwatched, mapped):
+def columns(systems, ro, unwatched, mapped, push0):
     """(heading in the table, name in summary.csv) of every column, in order."""
     cols = [("workload", "workload"), ("unit", "unit")] + [(s, s) for s in systems]
     cols += [("mmapfs / native", "vs_native"), ("mmapfs / best peer", "vs_best_peer")]
@@ -83,6 +95,8 @@ def columns(systems, ro, unwatched, mapped):
         cols += [("ro / native", "ro_vs_native"), ("ro / best peer", "ro_vs_best_peer")]
     if unwatched:
         cols += [("watched / timeout", "watched_vs_timeout")]
+    if push0:
+        cols += [("mmapfs / push=0", "vs_push0"), ("ro / push=0", "ro_vs_push0")]
     return cols + [("target", "target"), ("met", "met")]
 
 
@@ -90,7 +104,7 @@ def fmt(r):
     return f"{r:.2f}" if r is not None else "-"
 
 
-def row_of(w, med, systems, ro, unwatched, mapped, unit):
+def row_of(w, med, systems, ro, unwatched, mapped, push0, unit):
     """One workload's row: column name -> text; None when nothing ran it."""
     what, higher, kind, target = WORKLOADS[w]
     if not any((w, s) in med for s in systems):
@@ -102,20 +116,25 @@ def row_of(w, med, systems, ro, unwatched, mapped, unit):
     peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
     best = (max(peers) if higher else min(peers)) if peers else None
     m = med.get((w, "mmapfs"))
+    p0 = med.get((w, "mmapfs-push0"))
     vs_native, vs_peer = ratio(m, n, higher), ratio(m, best, higher)
-    tgt, met = verdict(kind, target, m, vs_native, vs_peer)
+    tgt, met = verdict(kind, target, m, vs_native, vs_peer, ratio(m, p0, higher))
     row.update(workload=w, what=what, unit=unit, vs_native=fmt(vs_native),
                vs_best_peer=fmt(vs_peer), target=tgt)
     if ro:
         r = med.get((w, "mmapfs-ro"))
         ro_native, ro_peer = ratio(r, n, higher), ratio(r, best, higher)
         row.update(ro_vs_native=fmt(ro_native), ro_vs_best_peer=fmt(ro_peer))
-        if met is False and verdict(kind, target, r, ro_native, ro_peer)[1]:
+        if met is False and verdict(kind, target, r, ro_native, ro_peer,
+                                    ratio(r, p0, higher))[1]:
             met = "read-only only"
     if mapped:
         row["vs_mapped"] = fmt(ratio(m, med.get((w, "mmapfs-mapped")), higher))
     if unwatched:
         row["watched_vs_timeout"] = fmt(ratio(m, med.get((w, "mmapfs-timeout")), higher))
+    if push0:
+        row.update(vs_push0=fmt(ratio(m, p0, higher)),
+                   ro_vs_push0=fmt(ratio(med.get((w, "mmapfs-ro")), p0, higher)))
     row["met"] = "yes" if met is True else "no" if met is False else met or ""
     return row
 
@@ -132,11 +151,12 @@ def main():
     systems = [s for s in SYSTEMS if s in ran]
     if "sshfs" in ran:
         return network_report(med, units, systems, out)
-    ro, unwatched, mapped = ("mmapfs-ro" in ran, "mmapfs-timeout" in ran,
-                             "mmapfs-mapped" in ran)
-    cols = columns(systems, ro, unwatched, mapped)
+    ro, unwatched, mapped, push0 = ("mmapfs-ro" in ran, "mmapfs-timeout" in ran,
+                                    "mmapfs-mapped" in ran, "mmapfs-push0" in ran)
+    cols = columns(systems, ro, unwatched, mapped, push0)
     rows = [r for w in WORKLOADS
-            if (r := row_of(w, med, systems, ro, unwatched, mapped, units.get(w, "")))]
+            if (r := row_of(w, med, systems, ro, unwatched, mapped, push0,
+                            units.get(w, "")))]
     # The same rows, twice: as Markdown (the workload described) and CSV.
     lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|---" * len(cols) + "|"]
     lines += ["| " + " | ".join(r["what" if k == "workload" else k] for _, k in cols) + " |"

@@ -4,10 +4,12 @@
 # Runs the same workloads, in one run, on: the native backing directory;
 # mmapfs (read-write, its defaults: kernel passthrough where it can),
 # mmapfs-mapped (-o passthrough=off: every read through the daemon's
-# mappings) and mmapfs-ro (-o ro: files are read without opens); libfuse's passthrough_ll (built from Debian's libfuse3-dev
-# examples); bindfs; mergerfs.  --systems can add mmapfs-timeout (mmapfs
-# without its watcher, -o cache=timeout).  Every workload starts from a fresh mount,
-# with the backing files already in the page cache.  Prints a table of
+# mappings) and mmapfs-ro (-o ro: files are read without opens); libfuse's
+# passthrough_ll (built from Debian's libfuse3-dev examples); bindfs;
+# mergerfs.  --systems can add mmapfs-timeout (mmapfs without its watcher,
+# -o cache=timeout) and mmapfs-push0 (-o push=0: nothing pushed into the
+# kernel's cache).  Every workload starts from a fresh mount, with the
+# backing files already in the page cache.  Prints a table of
 # medians with ratios to native and to the best peer, and writes CSV, the
 # table (Markdown) and a PNG chart under results/.
 #
@@ -50,8 +52,8 @@ medians with ratios to native and to the best peer.  As root.
                   over sshfs
   --runs N        runs of each workload (3; 1 with --quick)
   --systems LIST  the systems to run, of: native mmapfs mmapfs-mapped
-                  mmapfs-ro mmapfs-timeout passthrough_ll bindfs mergerfs
-                  (and sshfs with --network)
+                  mmapfs-ro mmapfs-timeout mmapfs-push0 passthrough_ll
+                  bindfs mergerfs (and sshfs with --network)
   --data DIR      where the data set is made (/var/tmp/mmapfs-bench)
   --out DIR       where results go (results/DATE)
   --mmapfs-opts   extra options for every mmapfs system (to measure levers)
@@ -86,8 +88,10 @@ case "$runs" in ''|*[!0-9]*|0) echo "bench: --runs takes a whole number from 1" 
 
 if [ $quick = 1 ]; then
 	big_mb=256; nsmall=1000; walk_small=5000; walk_big=50000; rand_mb=32; nepoch=400
+	sparse_gb=1; rand_rounds=1
 else
 	big_mb=1024; nsmall=5000; walk_small=20000; walk_big=1000000; rand_mb=128; nepoch=2000
+	sparse_gb=4; rand_rounds=3
 fi
 if [ -z "$systems" ] && [ $network = 1 ]; then
 	systems="native sshfs mmapfs mmapfs-ro passthrough_ll bindfs"
@@ -200,6 +204,20 @@ tree(f"{src}/walk-big", wbig)
 PY
 	touch "$stamp"
 fi
+if [ $writes = 0 ] && [ $network = 0 ]; then
+	# A source tree to search, and a sparse file: 1 MiB of data at the
+	# start of every 64 MiB, holes between.
+	[ -d "$data/src/include" ] || cp -a /usr/include "$data/src/include" || exit 1
+	if [ ! -f "$data/.complete-sparse-$sparse_gb" ]; then
+		rm -f "$data/src/sparse"
+		truncate -s "${sparse_gb}G" "$data/src/sparse" || exit 1
+		for i in $(seq 0 $((sparse_gb * 16 - 1))); do
+			dd if=/dev/urandom of="$data/src/sparse" bs=1M count=1 seek=$((i * 64)) \
+				conv=notrunc status=none || exit 1
+		done
+		touch "$data/.complete-sparse-$sparse_gb"
+	fi
+fi
 src="$data/src"
 mnt="$data/mnt"
 net="$data/net"
@@ -298,6 +316,9 @@ mount_sys() {
 	# The same without the watcher: what watching costs or gains.
 	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$backing" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
+	# Through the mappings with nothing pushed: what the pusher costs or gains.
+	mmapfs-push0) "$top/build-bench/mmapfs" -f -o passthrough=off,push=0 $mmapfs_opts \
+		"$backing" "$mnt" 2>>"$out/mmapfs.log" & ;;
 	passthrough_ll) "$tools/passthrough_ll" -f -o source="$backing" "$mnt" 2>/dev/null & ;;
 	bindfs) bindfs -f "$backing" "$mnt" 2>/dev/null & ;;
 	# No free-space floor: the write workloads run on a small tmpfs.
@@ -321,8 +342,8 @@ record() { echo "$1,$2,$3,$4,$5" >> "$csv"; }   # workload system run value unit
 
 # Backing files in the page cache before every measurement.
 warm_backing() {
-	cat "$src/big" > /dev/null
-	find "$src/small" "$src/epochs" -type f -print0 | xargs -0 cat > /dev/null
+	cat "$src/big" "$src/sparse" > /dev/null
+	find "$src/small" "$src/epochs" "$src/include" -type f -print0 | xargs -0 cat > /dev/null
 }
 
 # --- workloads ---------------------------------------------------------------
@@ -344,6 +365,21 @@ rand_read() {  # sys run jobs
 		awk -F';' '{print $8}')
 	[ -n "$iops" ] || return 1
 	record "rand-4k-${3}job" "$1" "$2" "$iops" IOPS
+}
+
+# Random 4 KiB reads over a sparse file, bounded (rand_mb / 4): mostly
+# holes.  Recorded as the mean time a read, from fio's completion latency.
+rand_sparse() {  # sys run
+	local usec
+	usec=$(fio --name=s --filename="$dir/sparse" --rw=randread --bs=4k --ioengine=psync \
+		--io_size="$((rand_mb / 4))M" --size="${sparse_gb}G" --invalidate=0 \
+		--output-format=terse --terse-version=3 2>/dev/null | awk -F';' '{print $40}')
+	[ -n "$usec" ] || return 1
+	record rand-4k-sparse "$1" "$2" "$usec" us
+	if [ -n "$pid" ]; then
+		record daemon-rss-sparse "$1" "$2" \
+			"$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$pid/status")" MiB
+	fi
 }
 
 # A client's mmap of the whole file, read once (fio copies out of it).
@@ -503,12 +539,18 @@ else
 			echo "bench: run $run: $sys"
 			warm_backing
 			measure seq_read "$sys" "$run"
-			measure rand_read "$sys" "$run" 1
-			measure rand_read "$sys" "$run" 2
+			# A bounded random read lasts a fraction of a second,
+			# where the machine's noise is largest: rounds of them.
+			for round in $(seq "$rand_rounds"); do
+				measure rand_read "$sys" "$run" 1
+				measure rand_read "$sys" "$run" 2
+			done
 			measure mmap_read "$sys" "$run"
+			measure rand_sparse "$sys" "$run"
 			warm_backing
 			measure small_files "$sys" "$run"
 			measure epochs "$sys" "$run"
+			measure grep_tree "$sys" "$run"
 			measure walk "$sys" "$run" small "$walk_small"
 			measure walk "$sys" "$run" big "$walk_big"
 		done
