@@ -100,6 +100,11 @@ def columns(systems, ro, unwatched, mapped, push0):
     return cols + [("target", "target"), ("met", "met")]
 
 
+def figure(v):
+    """A median, to a tenth; small ones (times in seconds) to three places."""
+    return f"{v:.1f}" if v >= 10 else f"{v:.3g}"
+
+
 def fmt(r):
     return f"{r:.2f}" if r is not None else "-"
 
@@ -110,7 +115,7 @@ def row_of(w, med, systems, ro, unwatched, mapped, push0, unit):
     if not any((w, s) in med for s in systems):
         return None
     # A figure of 0 is a run that did not complete (bench.sh records 0).
-    row = {s: ("failed" if med[(w, s)] == 0 else f"{med[(w, s)]:.1f}")
+    row = {s: ("failed" if med[(w, s)] == 0 else figure(med[(w, s)]))
            if (w, s) in med else "-" for s in systems}
     n = med.get((w, "native"))
     peers = [med[(w, p)] for p in PEERS if med.get((w, p), 0) > 0]
