@@ -120,10 +120,13 @@ static void negotiate_beyond_libfuse(struct mmapfs *fs, struct fuse_conn_info *c
  * flags (O_APPEND, O_SYNC) and descriptor they need.  Our open checks
  * nothing the kernel does not check already when it checks permissions
  * itself (default_permissions, turned on by allow_other) or when the
- * daemon runs as root (then only root reaches the mount).  And only with
- * cache=watched: the kernel then keeps a file's cached pages from one open
- * to the next, and only the watcher tells it when they are stale (with
- * opens, each open compares the file's size and mtime).
+ * daemon runs as root (then only root reaches the mount).  The kernel then
+ * keeps a file's cached pages from one open to the next (with opens, each
+ * open compares the file's size and mtime), so only with cache=watched,
+ * whose watcher tells it when they are stale, or with cache=timeout and a
+ * timeout the user chose: the kernel checks the attributes again once they
+ * time out (at a read, too) and drops the pages when the size or mtime
+ * moved (FUSE_CAP_AUTO_INVAL_DATA, libfuse's default).
  */
 static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 {

@@ -69,7 +69,10 @@ bool policy_no_open(const struct mmapfs_options *opts,
 		    enum mmapfs_cache_mode cache, bool daemon_is_root,
 		    bool kernel_offers)
 {
-	return opts->read_only && cache == MMAPFS_CACHE_WATCHED &&
+	bool window = cache == MMAPFS_CACHE_WATCHED ||
+		      (cache == MMAPFS_CACHE_TIMEOUT && opts->timeout >= 0);
+
+	return opts->read_only && window &&
 	       (opts->allow_other || daemon_is_root) && kernel_offers;
 }
 

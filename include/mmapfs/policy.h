@@ -47,9 +47,12 @@ void policy_clear(struct mmapfs_policy *p);
 
 /*
  * Whether a mount may let the kernel open files without asking us
- * (no-open): read-only, cache=watched (only the watcher tells the kernel
- * that a cached page went stale), permissions checked by the kernel or a
- * daemon only root can reach, and a kernel that offers it.
+ * (no-open): read-only; cache=watched (the watcher tells the kernel that a
+ * cached page went stale), or cache=timeout with a timeout the user gave
+ * (-o timeout=: the window accepted for data too, since without an open
+ * only the kernel's next attribute check, once the window is over, drops
+ * pages whose size or mtime moved); permissions checked by the kernel or a
+ * daemon only root can reach; and a kernel that offers it.
  */
 bool policy_no_open(const struct mmapfs_options *opts,
 		    enum mmapfs_cache_mode cache, bool daemon_is_root,

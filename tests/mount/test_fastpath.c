@@ -1,11 +1,12 @@
 /*
  * test_fastpath.c - the round trips mmapfs saves the kernel, counted in the
  * daemon's statistics, with the bytes still right:
- *   - a read-only mount (cache=watched) reads files without opens: one OPEN
- *     (answered ENOSYS) and one FLUSH at most, no RELEASE, however many
- *     files are opened; seeking for data and fsync work without an open
- *     file; a read-write mount, and a read-only one with cache=none, open
- *     every time (so the counts can fail);
+ *   - a read-only mount (cache=watched, or cache=timeout with a timeout
+ *     given) reads files without opens: one OPEN (answered ENOSYS) and one
+ *     FLUSH at most, no RELEASE, however many files are opened; seeking
+ *     for data and fsync work without an open file; a read-write mount,
+ *     and read-only ones with cache=none or cache=timeout's default
+ *     timeout, open every time (so the counts can fail);
  *   - listing a directory pushes its small files whole (push_files): reading
  *     them then takes no READ, on read-write and read-only mounts; a larger
  *     file is not pushed, nor one whose data the backing has not in memory;
@@ -340,7 +341,9 @@ int main(int argc, char **argv)
 {
 	static const struct open_case opens[] = {
 		{ "ro,cache=watched", TRUE },
+		{ "ro,cache=timeout,timeout=60", TRUE },
 		{ "cache=watched", FALSE },
+		{ "ro,cache=timeout", FALSE },
 		{ "ro,cache=none", FALSE },
 	};
 	static const struct push_case pushes[] = {

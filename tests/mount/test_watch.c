@@ -6,9 +6,12 @@
  *     unlink, mkdir, rmdir, chmod and touch each visible within 100 ms,
  *     with names and attributes cached for 60 s; the latency of each is
  *     printed;
- *   - cache=timeout: within the timeout; cache=none: at the first look;
+ *   - cache=timeout: within the timeout (read-write, and read-only, where
+ *     files are read without opens once a timeout is given: a file written
+ *     in place and opened again too); cache=none: at the first look;
  *   - the control: with cache=timeout and a 60 s timeout the same changes
- *     are still invisible after 300 ms (so the checks above can fail);
+ *     are still invisible after 300 ms (so the checks above can fail), and
+ *     on the read-only mount the file opened again as well;
  *   - 10,000 outside changes while readers loop through the mount: no read
  *     returns bytes older than a change already seen through the mount
  *     (read-write, and read-only without opens);
@@ -48,6 +51,8 @@ struct op {
 	void (*change)(struct op_ctx *c);    /* in src/: the outside change */
 	gboolean (*visible)(struct op_ctx *c);
 	gboolean cached;    /* stays invisible while the kernel's cache lives */
+	gboolean until_open; /* ... but a mount that opens files sees it at the
+			      * next open */
 };
 
 static void fill_file(const char *path, char byte, size_t len, int flags)
@@ -120,6 +125,20 @@ static void prime_absent(struct op_ctx *c)
 
 static void change_write(struct op_ctx *c) { fill_file(c->src, 'B', FILE_SIZE, 0); }
 static gboolean visible_write(struct op_ctx *c) { return held_holds(c, 'B', FILE_SIZE); }
+
+/* Written in place, same size: seen by a new open and read. */
+static gboolean visible_reopen(struct op_ctx *c)
+{
+	char buf[2 * FILE_SIZE];
+	int fd = open(c->mnt, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return FALSE;
+	n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	return all_bytes(buf, n, 'B', FILE_SIZE);
+}
 
 static void change_append(struct op_ctx *c) { fill_file(c->src, 'A', FILE_SIZE, O_APPEND); }
 static gboolean visible_append(struct op_ctx *c)
@@ -217,6 +236,7 @@ static gboolean visible_touch(struct op_ctx *c)
 
 static const struct op ops[] = {
 	{ "write", setup_a, prime_open, change_write, visible_write, TRUE },
+	{ "reopen", setup_a, prime_read, change_write, visible_reopen, TRUE, TRUE },
 	{ "append", setup_a, prime_open, change_append, visible_append, TRUE },
 	{ "truncate", setup_a2, prime_open, change_truncate, visible_truncate, TRUE },
 	{ "rename-over", setup_a, prime_read, change_rename, visible_rename, TRUE },
@@ -308,20 +328,25 @@ static void test_mode(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-/* Without a watcher and with a long timeout, the changes stay unseen. */
+/*
+ * Without a watcher and with a long timeout, the changes stay unseen; on a
+ * read-only mount, which reads files without opens, a file's data too
+ * when it is opened again.
+ */
 static void test_control(struct mount *m, gconstpointer data)
 {
-	static const char *const args[] = { "-o", "cache=timeout,timeout=60", NULL };
+	const char *const *args = data;
+	gboolean no_open = strstr(args[1], "ro,") == args[1];
 
 	mount_with_dir(m, args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
 		gboolean first;
 		double took;
 
-		if (!ops[i].cached)
+		if (!ops[i].cached || (ops[i].until_open && !no_open))
 			continue;
 		took = run_op(m, &ops[i], 0, 0.3, &first);
-		g_test_message("control: %s %s after 300 ms", ops[i].name,
+		g_test_message("control %s: %s %s after 300 ms", args[1], ops[i].name,
 			       took < 0 ? "still unseen" : "seen");
 		g_assert_cmpfloat(took, <, 0);
 	}
@@ -849,6 +874,9 @@ int main(int argc, char **argv)
 	static const char *const fan[] = { "-o", "cache=watched,watcher=fanotify", NULL };
 	static const char *const ino[] = { "-o", "cache=watched,watcher=inotify", NULL };
 	static const char *const tmo[] = { "-o", "cache=timeout,timeout=0.5", NULL };
+	static const char *const tmo_ro[] = { "-o", "ro,cache=timeout,timeout=0.5", NULL };
+	static const char *const control[] = { "-o", "cache=timeout,timeout=60", NULL };
+	static const char *const control_ro[] = { "-o", "ro,cache=timeout,timeout=60", NULL };
 	static const char *const none[] = { "-o", "cache=none", NULL };
 	static const char *const ro[] = { "-o", "ro,cache=watched", NULL };
 	static const char *const rw_watched[] = { "-o", "cache=watched", NULL };
@@ -860,6 +888,7 @@ int main(int argc, char **argv)
 		{ "watched-inotify", ino, 0.1 },
 		{ "watched-ro", ro, 0.1 },
 		{ "timeout", tmo, 0.5 + 0.1 },
+		{ "timeout-ro", tmo_ro, 0.5 + 0.1 },
 		{ "none", none, 0 },
 	};
 
@@ -870,7 +899,8 @@ int main(int argc, char **argv)
 
 		MOUNT_TEST(path, test_mode, &modes[i]);
 	}
-	MOUNT_TEST("/watch/control-stale", test_control, NULL);
+	MOUNT_TEST("/watch/control-stale", test_control, control);
+	MOUNT_TEST("/watch/control-stale-ro", test_control, control_ro);
 	MOUNT_TEST("/watch/listing-cached", test_listing_cached, NULL);
 	MOUNT_TEST("/watch/listing-not-cached-timeout", test_listing_cached, "timeout");
 	MOUNT_TEST("/watch/own-changes", test_own_changes, NULL);

@@ -113,7 +113,14 @@ static void test_no_open(void)
 	/* Without root, only the kernel's permission checks make it safe. */
 	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, false, true));
 	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, false));
+	/* cache=timeout: only where the user chose the window. */
 	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_TIMEOUT, true, true));
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_NONE, true, true));
+	parse_opts("ro,timeout=600", &o);
+	g_assert_true(policy_no_open(&o, MMAPFS_CACHE_TIMEOUT, true, true));
+	g_assert_true(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, true));
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_NONE, true, true));
+	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_TIMEOUT, false, true));
 	parse_opts("ro,allow_other", &o);
 	g_assert_true(policy_no_open(&o, MMAPFS_CACHE_WATCHED, false, true));
 	parse_opts("", &o);
