@@ -172,8 +172,9 @@ static const struct option_row option_table[] = {
 	  .def_text = "stderr, then syslog once detached" },
 	{ "ro", NULL, OPT_FLAG, AT(read_only),
 	  .help = "read-only mount: every change answers EROFS; with "
-		  "cache=watched, files are read without opening them in the "
-		  "daemon (only with allow_other or a daemon running as root)" },
+		  "cache=watched, or cache=timeout and a timeout given, files "
+		  "are read without opening them in the daemon (only with "
+		  "allow_other or a daemon running as root)" },
 	{ "allow_other", NULL, OPT_FLAG, AT(allow_other),
 	  .help = "let other users in; turns on default_permissions: the "
 		  "kernel checks modes and POSIX ACLs for every user" },
