@@ -328,7 +328,7 @@ static void test_mode(struct mount *m, gconstpointer data)
 static void test_control(struct mount *m, gconstpointer data)
 {
 	const char *const *args = data;
-	gboolean no_open = strstr(args[1], "ro,") == args[1];
+	gboolean no_open = g_str_has_prefix(args[1], "ro,");
 
 	mount_with_dir(m, args);
 	for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
