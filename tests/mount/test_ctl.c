@@ -205,21 +205,31 @@ static void test_not_a_mount(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-/* An idle mount: the tool's own polling is not counted in req/s. */
+/*
+ * An idle mount: the tool's own polling is not counted in req/s.  Polling
+ * counted would show in every line; one request of the kernel's own (seen
+ * once in a parallel suite: 10 req/s in one line of 0.1 s) may show in
+ * one.
+ */
 static void test_watch(struct mount *m, gconstpointer data)
 {
-	const char *args[] = { "stats", m->mnt, "--watch", "0.1", "--count", "3", NULL };
+	const char *args[] = { "stats", m->mnt, "--watch", "0.1", "--count", "5", NULL };
 	g_autofree char *out = NULL;
 	g_auto(GStrv) lines = NULL;
+	int busy = 0;
 
 	mount_read_three(m);
 	wait_three_releases(m);
 	g_assert_cmpint(ctl(args, &out, NULL), ==, 0);
+	g_test_message("%s", out);
 	lines = g_strsplit(out, "\n", -1);
-	g_assert_cmpuint(g_strv_length(lines), ==, 5);  /* header, 3, "" */
+	g_assert_cmpuint(g_strv_length(lines), ==, 7);  /* header, 5, "" */
 	g_assert_nonnull(strstr(lines[0], "req/s"));
-	for (int i = 1; i <= 3; i++)
-		g_assert_cmpint(atoi(lines[i]), ==, 0);
+	for (int i = 1; i <= 5; i++) {
+		g_assert_cmpint(atoi(lines[i]), <=, 10);
+		busy += atoi(lines[i]) != 0;
+	}
+	g_assert_cmpint(busy, <=, 1);
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
