@@ -501,6 +501,18 @@ GPtrArray *inode_table_hold_all(struct inode_table *t)
 	return all;
 }
 
+bool inode_is_current(struct inode_table *t, const struct inode *node)
+{
+	bool current;
+
+	if (node == t->root)
+		return true;
+	pthread_mutex_lock(&t->lock);
+	current = g_hash_table_lookup(t->nodes, &node->id) == node;
+	pthread_mutex_unlock(&t->lock);
+	return current;
+}
+
 bool inode_table_uses_handles(struct inode_table *t)
 {
 	return t->use_handles;

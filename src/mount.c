@@ -142,10 +142,31 @@ static void fs_close(struct mmapfs *fs)
 	g_clear_pointer(&fs->handles, g_hash_table_unref);
 	pthread_mutex_destroy(&fs->handles_lock);
 	mapcache_free(fs->maps);
+	g_clear_pointer(&fs->fds, fdcache_free);
 	g_clear_pointer(&fs->passthrough, passthrough_free);
 	g_clear_pointer(&fs->initext, initext_free);
 	inode_table_free(fs->inodes);
 	fs->inodes = NULL;
+}
+
+/*
+ * Where reopens may take kept descriptors (policy.h), makes the cache of
+ * them: at most half the descriptors the process may hold (an eighth goes
+ * to the directory cache, inode.h; the rest to open files, of which a
+ * reopen from a kept descriptor takes none; and when they run out, kept
+ * ones are given back, ops.h), and 16384.
+ */
+static void keep_descriptors(struct mmapfs *fs)
+{
+	double window = policy_reopen_window(fs->opts, fs->cache, fs->blind);
+	unsigned long budget = MIN(nofile_limit() / 2, 16384);
+
+	if (window < 0 || budget == 0)
+		return;
+	fs->fds_budget = (unsigned)budget;
+	fs->fds = fdcache_new(fs->fds_budget, (gint64)(window * G_USEC_PER_SEC));
+	log_info("reopens of up to %lu files take the descriptor kept from their "
+		 "last open (as is for %g s, then after a stat)", budget, window);
 }
 
 /*
@@ -176,6 +197,7 @@ static bool choose_cache(struct mmapfs *fs)
 	fs->cache = pol.cache;
 	fs->timeout = pol.timeout;
 	fs->readdirplus = pol.readdirplus;
+	keep_descriptors(fs);
 	fs->reader = (struct reader){
 		.inodes = fs->inodes, .maps = fs->maps,
 		.page_size = (size_t)sysconf(_SC_PAGESIZE),
@@ -492,9 +514,9 @@ static void start_threads(struct mmapfs *fs, struct fuse_session *se,
 	fs->stats.started_us = g_get_monotonic_time();
 	start_signals(signals, fs, se);
 	fs->deferred = deferred_new(DEFERRED_THREADS);
-	if (policy_pushes(opts, fs->cache))
+	if (policy_pushes(opts, fs->cache, fs->blind))
 		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
-					opts->push_files);
+					policy_push_files(opts, fs->blind));
 	if (fs->watcher)
 		watcher_start(fs->watcher, se);
 }

@@ -42,6 +42,22 @@ static void first_of_kind(struct mmapfs *fs, int kind, int e)
 			 strerrorname_np(e), g_strerror(e), stats_error_kind_name(kind));
 }
 
+bool mmapfs_shed_descriptors(struct mmapfs *fs)
+{
+	static gint said;
+	unsigned shed;
+
+	if (!fs->fds)
+		return false;
+	/* A quarter of the budget: what the daemon had kept for reopens
+	 * goes to what its users open now. */
+	shed = fdcache_shed(fs->fds, MAX(fs->fds_budget / 4, 1u));
+	if (shed && !g_atomic_int_exchange(&said, 1))
+		log_warn("out of file descriptors: %u kept for reopens given back "
+			 "(said once)", shed);
+	return shed > 0;
+}
+
 void mmapfs_reply_err(fuse_req_t req, int res)
 {
 	if (res < 0) {
@@ -51,7 +67,8 @@ void mmapfs_reply_err(fuse_req_t req, int res)
 		stats_add(&fs->stats.errors, 1);
 		if (kind >= 0) {
 			stats_add(&fs->stats.errors_of[kind], 1);
-			first_of_kind(fs, kind, -res);
+			if (kind != STATS_ERR_NOFILE || !mmapfs_shed_descriptors(fs))
+				first_of_kind(fs, kind, -res);
 		}
 	}
 	fuse_reply_err(req, res < 0 ? -res : 0);

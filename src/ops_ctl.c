@@ -37,6 +37,7 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 	out->source = fs->opts->source;
 	out->inodes = inode_table_size(fs->inodes);
 	out->dir_fds = inode_table_dir_fds(fs->inodes, NULL);
+	out->kept_fds = fs->fds ? fdcache_size(fs->fds) : 0;
 	out->cache_mode = mmapfs_cache_mode_name(fs->cache);
 	if (fs->watcher) {
 		out->watcher = watcher_name(fs->watcher);

@@ -5,8 +5,16 @@
  * A directory handle wraps a DIR stream of the backing directory.  FUSE
  * offsets are the backing filesystem's d_off cookies, so a reader that comes
  * back with an offset resumes with seekdir().  The kernel serialises
- * readdir calls on one open directory, so a handle needs no lock.  With
- * cache=watched the kernel caches listings (cache_readdir, keep_cache).
+ * readdir calls on one open directory, so a handle needs no lock.
+ *
+ * With cache=watched, and with cache=timeout given a timeout, the kernel
+ * keeps listings from one open to the next (cache_readdir, keep_cache), and
+ * the backing directory is opened only when the kernel asks for entries:
+ * an open answered from the kernel's listing costs the source nothing (a
+ * network round trip on a network source).  The kernel drops a listing
+ * when the directory changes through the mount (its version moves), when
+ * the watcher invalidates the directory, and, once its attributes are
+ * older than the timeout, when a new stat finds its mtime moved.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,15 +25,48 @@
 #include "mmapfs/ops.h"
 
 struct dir_handle {
-	DIR *dp;
+	struct inode *node;      /* held by the kernel while it is open */
+	DIR *dp;                 /* NULL until first needed */
 	off_t offset;            /* where dp stands, as a FUSE offset */
 	struct dirent *entry;    /* read from dp but not yet sent, or NULL */
 };
 
 static void dir_handle_free(struct dir_handle *d)
 {
-	closedir(d->dp);
+	if (d->dp)
+		closedir(d->dp);
 	g_free(d);
+}
+
+/* Whether the kernel keeps listings (see the top of this file). */
+static bool listings_kept(const struct mmapfs *fs)
+{
+	return fs->cache == MMAPFS_CACHE_WATCHED ||
+	       (fs->cache == MMAPFS_CACHE_TIMEOUT && fs->opts->timeout >= 0);
+}
+
+/* Opens d's backing directory if it is not yet: 0 or -errno. */
+static int dir_open(fuse_req_t req, struct dir_handle *d)
+{
+	int pathfd, fd;
+
+	if (d->dp)
+		return 0;
+	pathfd = mmapfs_node_fd(req, d->node);
+	fd = pathfd < 0 ? pathfd : openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && pathfd >= 0)
+		fd = -errno;
+	mmapfs_node_fd_put(req, d->node, pathfd);
+	if (fd < 0)
+		return fd;
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return 0;
 }
 
 static struct dir_handle *dir_handle_of(struct fuse_file_info *fi)
@@ -36,37 +77,22 @@ static struct dir_handle *dir_handle_of(struct fuse_file_info *fi)
 void mmapfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct inode *node = mmapfs_inode(req, ino);
-	struct dir_handle *d;
-	int pathfd = mmapfs_node_fd(req, node);
-	int fd = pathfd < 0 ? pathfd : openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dir_handle *d = g_new0(struct dir_handle, 1);
+	bool kept = listings_kept(mmapfs_of(req));
+	int res;
 
-	if (fd < 0 && pathfd >= 0)
-		fd = -errno;
-	mmapfs_node_fd_put(req, node, pathfd);
-	if (fd < 0) {
-		mmapfs_reply_err(req, fd);
-		return;
-	}
-	d = g_new0(struct dir_handle, 1);
-	d->dp = fdopendir(fd);
-	if (!d->dp) {
-		int e = errno;
-
-		close(fd);
+	d->node = mmapfs_inode(req, ino);
+	/* Where the kernel may answer from its listing, the directory is
+	 * opened when it asks for entries. */
+	res = kept ? 0 : dir_open(req, d);
+	if (res < 0) {
 		g_free(d);
-		mmapfs_reply_err(req, -e);
+		mmapfs_reply_err(req, res);
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	/* cache=watched: the kernel keeps the listing from one open to the
-	 * next.  It drops it itself when the directory changes through the
-	 * mount (its version moves), and the watcher drops it, with the
-	 * directory's pages, when it changes outside. */
-	if (mmapfs_of(req)->cache == MMAPFS_CACHE_WATCHED) {
-		fi->cache_readdir = 1;
-		fi->keep_cache = 1;
-	}
+	fi->cache_readdir = kept;
+	fi->keep_cache = kept;
 	mmapfs_handle_track(mmapfs_of(req), d, (GDestroyNotify)dir_handle_free);
 	if (fuse_reply_open(req, fi) < 0) {
 		/* The opener was interrupted: nobody will release this. */
@@ -144,8 +170,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * dir_fd_add() in inode.c.) */
 	struct push_list pushes = { g_new(struct push_job *, size / 24 + 1), 0 };
 	size_t rem = size;
-	int err = 0;
+	int err = dir_open(req, d);
 
+	if (err < 0) {
+		mmapfs_reply_err(req, err);
+		g_free(pushes.jobs);
+		return;
+	}
 	if (off != d->offset) {
 		seekdir(d->dp, off);
 		d->entry = NULL;
@@ -203,10 +234,12 @@ void mmapfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 void mmapfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	int fd = dirfd(dir_handle_of(fi)->dp);
-	int res = datasync ? fdatasync(fd) : fsync(fd);
+	struct dir_handle *d = dir_handle_of(fi);
+	int res = dir_open(req, d);
 
-	mmapfs_reply_err(req, res < 0 ? -errno : 0);
+	if (res == 0 && (datasync ? fdatasync(dirfd(d->dp)) : fsync(dirfd(d->dp))) < 0)
+		res = -errno;
+	mmapfs_reply_err(req, res);
 }
 
 void mmapfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,

@@ -40,7 +40,9 @@
 #include "mmapfs/ops.h"
 
 struct open_file {
-	int fd;                     /* the backing file, opened for this open */
+	int fd;                     /* the backing file, opened for this open,
+				     * or shared's */
+	struct fdcache_fd *shared;  /* a kept descriptor (fdcache.h), or NULL */
 	struct inode *node;         /* held by the kernel while the file is open */
 	bool writable;              /* a writer (filedata.h) */
 	struct passthrough *pt;     /* the open was counted there, or NULL */
@@ -113,27 +115,29 @@ static int open_backing(struct mmapfs *fs, struct inode *node, int flags)
 {
 	int fd = inode_open(fs->inodes, node, backing_flags(flags));
 
+	/* Out of descriptors: those kept for reopens make room first. */
+	if ((fd == -EMFILE || fd == -ENFILE) && mmapfs_shed_descriptors(fs))
+		fd = inode_open(fs->inodes, node, backing_flags(flags));
 	if (fd == -EACCES && (flags & O_ACCMODE) == O_WRONLY)
 		fd = inode_open(fs->inodes, node,
 				(backing_flags(flags) & ~O_ACCMODE) | O_WRONLY);
 	return fd;
 }
 
-/* Wraps a backing descriptor of node in an open_file.  Takes fd. */
-static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
-			 struct fuse_file_info *fi)
+/*
+ * Wraps a backing descriptor of node, whose file is st, in an open_file:
+ * fd, or shared's if shared is not NULL.  Takes fd, or the reference.
+ */
+static void open_file_wrap(struct mmapfs *fs, struct inode *node, int fd,
+			   struct fdcache_fd *shared, const struct stat *stp,
+			   struct fuse_file_info *fi)
 {
+	struct stat st = *stp;
 	struct open_file *fh;
-	struct stat st;
 
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
 	fh = g_new0(struct open_file, 1);
-	fh->fd = fd;
+	fh->fd = shared ? shared->fd : fd;
+	fh->shared = shared;
 	fh->node = node;
 	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (fh->writable)
@@ -154,6 +158,27 @@ static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
 	fi->keep_cache = filedata_opened(fs->maps, node, &st) && !fh->backing_id;
 	if (fh->backing_id)
 		filedata_kernel_dropped(node);
+}
+
+/*
+ * Wraps a backing descriptor of node in an open_file.  Takes fd.  Where
+ * reopens take kept descriptors (fs->fds), a read-only open's is kept.
+ */
+static int open_file_new(struct mmapfs *fs, struct inode *node, int fd,
+			 struct fuse_file_info *fi)
+{
+	int gen = filedata_generation(node);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	if (fs->fds && S_ISREG(st.st_mode) && (fi->flags & O_ACCMODE) == O_RDONLY)
+		fdcache_keep(fs->fds, &node->id, fd, &st, gen);
+	open_file_wrap(fs, node, fd, NULL, &st, fi);
 	return 0;
 }
 
@@ -163,7 +188,10 @@ static void open_file_free(struct open_file *fh)
 		passthrough_release(fh->pt, fh->node, fh->backing_id > 0);
 	if (fh->writable)
 		filedata_writer_close(fh->node);
-	close(fh->fd);
+	if (fh->shared)
+		fdcache_fd_unref(fh->shared);
+	else
+		close(fh->fd);
 	g_free(fh);
 }
 
@@ -242,6 +270,29 @@ static void open_waiting(void *data)
 	g_free(w);
 }
 
+/*
+ * A read-only open on a source where opening costs a network round trip
+ * (policy_reopen_window()): from the file's kept descriptor, when
+ * filedata_reopen() allows.  (A lease another process holds on the file
+ * is not broken by such an open: the backing file is not opened.)  True
+ * when fi is set up.
+ */
+static bool reopen_kept(struct mmapfs *fs, struct inode *node,
+			struct fuse_file_info *fi)
+{
+	struct fdcache_fd *kfd;
+	struct stat st;
+
+	if (!fs->fds || !S_ISREG(node->type) || (fi->flags & O_ACCMODE) != O_RDONLY)
+		return false;
+	kfd = filedata_reopen(fs->fds, fs->inodes, node, &st);
+	if (!kfd)
+		return false;
+	open_file_wrap(fs, node, -1, kfd, &st, fi);
+	stats_add(&fs->stats.reopens_kept, 1);
+	return true;
+}
+
 void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mmapfs *fs = mmapfs_of(req);
@@ -260,6 +311,10 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The file shrinks inside open(): no mapping may outlive that. */
 	if (fi->flags & O_TRUNC)
 		filedata_changing(fs->maps, node, true);
+	else if (reopen_kept(fs, node, fi)) {
+		reply_open(req, fi, NULL);
+		return;
+	}
 	/* A regular file is opened without waiting: where another process
 	 * holds a lease on it, the open answers EWOULDBLOCK at once (and
 	 * starts the lease's break), and is made again, waiting, on a thread
@@ -367,8 +422,11 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, 0);
 		return;
 	}
-	/* The last name went while the file was open: now nobody has it. */
-	if (fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
+	/* The last name went while the file was open: now nobody has it.
+	 * (Not where descriptors are kept for reopens, fs->fds: there a kept
+	 * one holds the file on after this open, and the stat would be a
+	 * network round trip for every close.) */
+	if (!fs->fds && fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
 		filedata_gone(fs->maps, &fh->node->id);
 	mmapfs_handle_untrack(fs, fh);
 	open_file_free(fh);

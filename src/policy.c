@@ -76,10 +76,24 @@ bool policy_no_open(const struct mmapfs_options *opts,
 	       (opts->allow_other || daemon_is_root) && kernel_offers;
 }
 
-bool policy_pushes(const struct mmapfs_options *opts,
-		   enum mmapfs_cache_mode cache)
+double policy_reopen_window(const struct mmapfs_options *opts,
+			    enum mmapfs_cache_mode cache, const char *blind)
 {
-	return (opts->push || opts->push_files) && cache != MMAPFS_CACHE_NONE;
+	if (!blind || cache != MMAPFS_CACHE_TIMEOUT)
+		return -1;
+	return opts->timeout >= 0 ? opts->timeout : 0;
+}
+
+uint64_t policy_push_files(const struct mmapfs_options *opts, const char *blind)
+{
+	return blind ? 0 : opts->push_files;
+}
+
+bool policy_pushes(const struct mmapfs_options *opts,
+		   enum mmapfs_cache_mode cache, const char *blind)
+{
+	return (opts->push || policy_push_files(opts, blind)) &&
+	       cache != MMAPFS_CACHE_NONE;
 }
 
 enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,

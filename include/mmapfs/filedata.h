@@ -25,7 +25,10 @@
  *     store with filedata_push_begin() and filedata_push_still_good();
  *   - an open may keep the kernel's cached pages (keep_cache) only if the
  *     file's size and mtime are those it had when the kernel was last
- *     given its pages.
+ *     given its pages;
+ *   - a read-only open may take a kept descriptor (fdcache.h) instead of
+ *     opening the file only while what was kept is confirmed: within the
+ *     window and at the file's generation, or by a stat now.
  *
  * Every function may be called from any thread; none blocks but on the
  * mapping cache's lock.
@@ -36,6 +39,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "mmapfs/fdcache.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
 
@@ -120,6 +124,30 @@ bool filedata_seen(struct mapcache *maps, struct inode *node,
  */
 bool filedata_opened(struct mapcache *maps, struct inode *node,
 		     const struct stat *st);
+
+/*
+ * The file's generation now, for a caller that records it with what it
+ * sees of the file (fdcache_keep()): read it before looking.
+ */
+int filedata_generation(const struct inode *node);
+
+/*
+ * A read-only open of node's file that does not open it on the backing
+ * filesystem: a reference to its kept descriptor (fds), if what was kept
+ * is still the file's: fresh and at the file's generation (nothing
+ * changed through the mount or was seen changing outside since), or else
+ * confirmed now by a stat of the node (one call to the backing
+ * filesystem, where an open is one more, a close another, and, over sshfs
+ * and FUSE sources, the loss of that filesystem's cached pages).  Not for
+ * a file being written, one read with pread, or a node no longer the
+ * table's own for its inode number (inode_is_current()).  Returns the
+ * reference (give it back with fdcache_fd_unref()) with *st the file as
+ * it was kept (type, size, mtime; one link), or NULL: the caller opens
+ * the file itself.
+ */
+struct fdcache_fd *filedata_reopen(struct fdcache *fds,
+				   struct inode_table *inodes,
+				   struct inode *node, struct stat *st);
 
 /* The kernel holds none of the file's pages now (a passthrough open,
  * passthrough.h, made it drop them): the next open keeps none. */

@@ -229,6 +229,13 @@ struct inode *inode_table_find(struct inode_table *t, const struct devino *id);
 /* Every node known now, each held; for rare sweeps (a lost event queue). */
 GPtrArray *inode_table_hold_all(struct inode_table *t);
 
+/*
+ * Whether node is the table's node for its (st_dev, st_ino): false for a
+ * node whose inode number was found to belong to another file since (its
+ * handle no longer matched; it lives on until the kernel forgets it).
+ */
+bool inode_is_current(struct inode_table *t, const struct inode *node);
+
 /* Whether nodes are reached by file handle (else by name). */
 bool inode_table_uses_handles(struct inode_table *t);
 

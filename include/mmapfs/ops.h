@@ -28,6 +28,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "mmapfs/fdcache.h"
 #include "mmapfs/initext.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
@@ -83,6 +84,12 @@ struct mmapfs {
 	/* fstype_blind() of SOURCE ("nfs", "fuse", ...), or NULL; set with
 	 * the cache mode, before the session starts. */
 	const char *blind;
+	/* Kept descriptors for reopens (policy_reopen_window()), or NULL,
+	 * and how many it may keep; set with the cache mode, before the
+	 * session starts.  Given back when descriptors run out
+	 * (mmapfs_shed_descriptors()). */
+	struct fdcache *fds;
+	unsigned fds_budget;
 
 	/*
 	 * Every open file and directory handle, so that those the kernel never
@@ -148,9 +155,16 @@ bool mmapfs_ctl_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 /*
  * Replies to a handler that failed with res, a negative errno; res == 0 is
- * the success reply of handlers that answer with an error code only.
+ * the success reply of handlers that answer with an error code only.  An
+ * EMFILE or ENFILE first gives back kept descriptors, if there are any
+ * (the next request has them), and only when there are none left says
+ * that descriptors ran out.
  */
 void mmapfs_reply_err(fuse_req_t req, int res);
+
+/* Gives back a quarter of the descriptors kept for reopens; false if
+ * there were none. */
+bool mmapfs_shed_descriptors(struct mmapfs *fs);
 
 /*
  * Looks name up in parent and fills *e for a lookup-style reply; the node's

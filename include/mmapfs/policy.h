@@ -13,6 +13,7 @@
 #define MMAPFS_POLICY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -76,8 +77,32 @@ enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
 					   bool daemon_is_root, bool kernel_offers,
 					   bool no_open, const char **why);
 
-/* Whether the pusher runs (push or push_files, and a cache to push into). */
+/*
+ * How long a read-only open may reuse the descriptor a file's mapping
+ * keeps without asking the source whether the file changed
+ * (filedata_reopen()), in seconds; -1 when opens never reuse one.  Only
+ * on a source that fstype_blind() names (blind, or NULL), where an open is
+ * a network round trip and may drop the source's own cached pages, and
+ * with cache=timeout: there the window is the timeout the user gave (the
+ * staleness accepted for names and attributes, accepted for data too), or
+ * 0 without one (every reuse is preceded by a stat, still no open).
+ */
+double policy_reopen_window(const struct mmapfs_options *opts,
+			    enum mmapfs_cache_mode cache, const char *blind);
+
+/*
+ * The largest file pushed whole when its directory is listed (push_files),
+ * or 0: none on a source that fstype_blind() names (blind, or NULL), where
+ * finding out whether a file's data is in memory means opening it, a
+ * network round trip for every file listed, and an open that may drop
+ * that filesystem's cached pages (over sshfs it doubled the opens of a
+ * first grep -r, BENCHMARKS.md).
+ */
+uint64_t policy_push_files(const struct mmapfs_options *opts, const char *blind);
+
+/* Whether the pusher runs (push or policy_push_files(), and a cache to
+ * push into). */
 bool policy_pushes(const struct mmapfs_options *opts,
-		   enum mmapfs_cache_mode cache);
+		   enum mmapfs_cache_mode cache, const char *blind);
 
 #endif

@@ -64,6 +64,7 @@ struct stats {
 	guint64 bytes_from_maps;    /* read bytes answered from mappings */
 	guint64 bytes_from_pread;   /* ... and with pread */
 	guint64 bytes_written;
+	guint64 reopens_kept;       /* opens given a mapping's kept descriptor */
 	gint64 started_us;          /* g_get_monotonic_time() at mount */
 };
 
@@ -93,6 +94,8 @@ struct stats_snapshot {
 	int pid;                    /* the daemon's */
 	const char *source;         /* its SOURCE */
 	guint64 bytes_from_maps, bytes_from_pread, bytes_written;
+	guint64 reopens_kept;
+	unsigned kept_fds;          /* descriptors the fdcache keeps now */
 	struct mapcache_stats maps;
 	guint64 sigbus_recovered;
 	unsigned inodes;

@@ -2,6 +2,8 @@
  * harness.c - see harness.h.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -35,6 +38,25 @@
  */
 static struct mount *volatile live[MAX_MOUNTS];
 
+static int rm_rf(const char *path);
+static void sshd_atexit(void);
+
+/* The sshd of MMAPFS_TEST_BACKING=sshfs, started at the first mount that
+ * needs it (start_sshd()); 0 until then.  Its directory (keys, config,
+ * pid file) is removed with it. */
+static volatile GPid sshd_pid;
+static int sshd_port;
+static char *sshd_dir;
+
+static void stop_sshd(void)
+{
+	if (sshd_pid > 0) {
+		kill(sshd_pid, SIGKILL);
+		waitpid(sshd_pid, NULL, 0);
+		sshd_pid = 0;
+	}
+}
+
 static void emergency_cleanup(void)
 {
 	for (int i = 0; i < MAX_MOUNTS; i++) {
@@ -59,6 +81,7 @@ static void emergency_cleanup(void)
 			umount2(m->mnt, MNT_DETACH);
 		live[i] = NULL;
 	}
+	stop_sshd();
 }
 
 static void on_fatal_signal(int sig)
@@ -75,6 +98,7 @@ void harness_init(void)
 
 	for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
 		signal(sigs[i], on_fatal_signal);
+	atexit(sshd_atexit);
 	atexit(emergency_cleanup);
 	if (!g_getenv("MMAPFS_BIN"))
 		g_error("MMAPFS_BIN is not set: run the tests with meson test");
@@ -233,9 +257,168 @@ static void wait_fuse(struct mount *m, const char *path, GPid *pid,
 	}
 }
 
+static bool backing_is_sshfs(void)
+{
+	return !g_strcmp0(g_getenv("MMAPFS_TEST_BACKING"), "sshfs");
+}
+
 bool backing_is_fuse(void)
 {
-	return !g_strcmp0(g_getenv("MMAPFS_TEST_BACKING"), "bindfs");
+	return !g_strcmp0(g_getenv("MMAPFS_TEST_BACKING"), "bindfs") ||
+	       backing_is_sshfs();
+}
+
+/* In the child, before exec: it dies with the test, whatever kills it. */
+static void die_with_parent(gpointer data)
+{
+	(void)data;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void run_or_fail(const char *const *argv)
+{
+	GError *error = NULL;
+	int status;
+
+	g_spawn_sync(NULL, (char **)argv, NULL,
+		     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+		     NULL, NULL, &status, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(status, ==, 0);
+}
+
+/* A port on 127.0.0.1 nobody listens on now. */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Whether something accepts connections on 127.0.0.1:port. */
+static bool port_answers(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(fd);
+	return ok;
+}
+
+/*
+ * An sshd of the test's own on 127.0.0.1: its own port, host and client
+ * keys, and pid file, in a directory of its own; root logs in with the
+ * client key only.  Once per test program; stopped at its end.
+ */
+static void start_sshd(void)
+{
+	g_autofree char *host = NULL, *client = NULL, *config = NULL, *text = NULL;
+	g_autofree char *pub = NULL, *keys = NULL, *pubkey = NULL;
+	GError *error = NULL;
+	GPid pid;
+
+	if (sshd_pid > 0)
+		return;
+	sshd_dir = g_dir_make_tmp("mmapfs-sshd-XXXXXX", &error);
+	g_assert_no_error(error);
+	host = g_build_filename(sshd_dir, "host", NULL);
+	client = g_build_filename(sshd_dir, "client", NULL);
+	pub = g_strconcat(client, ".pub", NULL);
+	keys = g_build_filename(sshd_dir, "authorized_keys", NULL);
+	config = g_build_filename(sshd_dir, "sshd_config", NULL);
+	run_or_fail((const char *const[]){ "ssh-keygen", "-q", "-t", "ed25519",
+					   "-N", "", "-f", host, NULL });
+	run_or_fail((const char *const[]){ "ssh-keygen", "-q", "-t", "ed25519",
+					   "-N", "", "-f", client, NULL });
+	g_assert_true(g_file_get_contents(pub, &pubkey, NULL, NULL));
+	g_assert_true(g_file_set_contents(keys, pubkey, -1, NULL));
+	g_mkdir_with_parents("/run/sshd", 0755);
+	sshd_port = free_port();
+	text = g_strdup_printf(
+		"ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nPidFile %s/sshd.pid\n"
+		"AuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+		"UsePAM no\nStrictModes no\nSubsystem sftp internal-sftp\n",
+		sshd_port, host, sshd_dir, keys);
+	g_assert_true(g_file_set_contents(config, text, -1, NULL));
+	/* In the foreground (-D): its pid is ours to stop. */
+	g_spawn_async(NULL, (char **)(const char *[]){ "/usr/sbin/sshd", "-D", "-f", config, NULL },
+		      NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+		      die_with_parent, NULL, &pid, &error);
+	g_assert_no_error(error);
+	sshd_pid = pid;
+	for (int i = 0; !port_answers(sshd_port); i++) {
+		g_assert_cmpint(waitpid(pid, NULL, WNOHANG), ==, 0);
+		g_assert_cmpint(i, <, 2000);
+		g_usleep(10000);
+	}
+}
+
+/* At the end of the program: the sshd, and its directory. */
+static void sshd_atexit(void)
+{
+	stop_sshd();
+	if (sshd_dir) {
+		rm_rf(sshd_dir);
+		g_clear_pointer(&sshd_dir, g_free);
+	}
+}
+
+/* sshfs of src/ at backing/, over start_sshd()'s sshd, in the foreground
+ * with its debug output (every SFTP request) in root/sshfs.log. */
+static void start_sshfs(struct mount *m)
+{
+	g_autofree char *id = g_build_filename(sshd_dir, "client", NULL);
+	g_autofree char *opts = g_strdup_printf(
+		"IdentityFile=%s,Port=%d,StrictHostKeyChecking=no,"
+		"UserKnownHostsFile=/dev/null,BatchMode=yes,LogLevel=ERROR,"
+		/* sshfs's own caches of names and attributes off, as bindfs's
+		 * are: every stat mmapfs makes is a request on the network. */
+		"dir_cache=no,attr_timeout=0,entry_timeout=0,negative_timeout=0",
+		id, sshd_port);
+	g_autofree char *remote = g_strdup_printf("root@127.0.0.1:%s", m->src);
+	g_autofree char *log = g_build_filename(m->root, "sshfs.log", NULL);
+	const char *argv[] = { "sshfs", "-f", "-d", "-o", opts, remote, m->backing, NULL };
+	GError *error = NULL;
+	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	g_assert_cmpint(logfd, >=, 0);
+	g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+			       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+			       die_with_parent, NULL, &m->backing_pid, -1, logfd, logfd,
+			       &error);
+	close(logfd);
+	g_assert_no_error(error);
+	wait_fuse(m, m->backing, &m->backing_pid, "sshfs");
+}
+
+unsigned mount_sshfs_calls(const struct mount *m, const char *op)
+{
+	g_autofree char *log = g_build_filename(m->root, "sshfs.log", NULL);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	unsigned n = 0;
+
+	if (!g_file_get_contents(log, &text, NULL, NULL))
+		return 0;
+	lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		const char *end = (*l)[0] == '[' ? strstr(*l, "] ") : NULL;
+
+		/* "[00042] OPEN": a request sent (its reply is indented). */
+		if (end && (!op || !strcmp(end + 2, op)))
+			n++;
+	}
+	return n;
 }
 
 /* MMAPFS_TEST_PASSTHROUGH=MODE: "passthrough=MODE", or NULL. */
@@ -265,10 +448,15 @@ static void start_backing(struct mount *m)
 			       m->src, NULL, NULL };
 	GError *error = NULL;
 
-	if (m->backing || !(backing_is_fuse() || m->want_bindfs))
+	if (m->backing || !(backing_is_fuse() || m->want_bindfs || m->want_sshfs))
 		return;
 	m->backing = g_build_filename(m->root, "backing", NULL);
 	g_assert_cmpint(g_mkdir(m->backing, 0755), ==, 0);
+	if (m->want_sshfs || (backing_is_sshfs() && !m->want_bindfs)) {
+		start_sshd();
+		start_sshfs(m);
+		return;
+	}
 	argv[5] = m->backing;
 	g_spawn_async(NULL, (char **)argv, NULL,
 		      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,

@@ -20,6 +20,11 @@
  * same tests then run with a backing directory that is itself a FUSE
  * filesystem, changed underneath by the test (through src/) where no
  * watcher sees.  bindfs is unmounted and reaped by mount_cleanup().
+ * MMAPFS_TEST_BACKING=sshfs (or want_sshfs) does the same with sshfs over
+ * an sshd of the test program's own on 127.0.0.1 (its own port, keys and
+ * pid file; started at the first such mount, stopped at the program's
+ * end or with it, whatever ends it), logging every SFTP request it sends
+ * (mount_sshfs_calls()).
  *
  * With MMAPFS_TEST_PASSTHROUGH=MODE, every daemon gets -o passthrough=MODE
  * first (a test's own -o passthrough= comes later, and wins): the same
@@ -43,6 +48,7 @@ struct mount {
 	bool mnt_over_tmpfs;  /* mnt/ is a tmpfs of the test's, under the mount */
 	char *backing;  /* root/backing: bindfs of src/, or NULL */
 	bool want_bindfs;  /* set before mount_start(): as MMAPFS_TEST_BACKING */
+	bool want_sshfs;   /* likewise, sshfs (see above) */
 	GPid backing_pid;
 	unsigned nofile;  /* if set before mount_start(): the daemon's RLIMIT_NOFILE */
 	unsigned long long max_as;  /* likewise, its RLIMIT_AS (bytes) */
@@ -115,6 +121,13 @@ void mount_cleanup(struct mount *m);
  * test that needs what bindfs lacks skips itself, saying what.
  */
 bool backing_is_fuse(void);
+
+/*
+ * The SFTP requests named op ("OPEN", "LSTAT", ...; NULL: all) that m's
+ * sshfs backing has sent since it started: how often mmapfs asked the
+ * network.
+ */
+unsigned mount_sshfs_calls(const struct mount *m, const char *op);
 
 /* True when MMAPFS_TEST_PASSTHROUGH gives every mount a passthrough mode. */
 bool mount_passthrough_forced(void);

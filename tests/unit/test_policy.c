@@ -127,6 +127,24 @@ static void test_no_open(void)
 	g_assert_false(policy_no_open(&o, MMAPFS_CACHE_WATCHED, true, true));
 }
 
+/* policy_reopen_window(): only on a blind source, with cache=timeout. */
+static void test_reopen_window(void)
+{
+	struct mmapfs_options o;
+
+	parse_opts("", &o);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_TIMEOUT, NULL), ==, -1);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_WATCHED, "fuse"), ==, -1);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_NONE, "nfs"), ==, -1);
+	/* No window given: a stat before every reuse. */
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_TIMEOUT, "fuse"), ==, 0);
+	parse_opts("timeout=600", &o);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_TIMEOUT, "nfs"), ==, 600);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_TIMEOUT, NULL), ==, -1);
+	parse_opts("ro,timeout=0.5", &o);
+	g_assert_cmpfloat(policy_reopen_window(&o, MMAPFS_CACHE_TIMEOUT, "fuse"), ==, 0.5);
+}
+
 /* policy_passthrough(): the mode in force, and why not, case by case. */
 static void test_passthrough(void)
 {
@@ -177,12 +195,18 @@ static void test_pushes(void)
 	struct mmapfs_options o;
 
 	parse_opts("", &o);
-	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_WATCHED));
-	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_NONE));
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_WATCHED, NULL));
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_NONE, NULL));
+	g_assert_cmpuint(policy_push_files(&o, NULL), ==, o.push_files);
+	g_assert_cmpuint(o.push_files, >, 0);
+	/* A network or FUSE source: no file pushed at listings, windows are. */
+	g_assert_cmpuint(policy_push_files(&o, "fuse"), ==, 0);
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "fuse"));
 	parse_opts("push=0,push_files=0", &o);
-	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED));
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED, NULL));
 	parse_opts("push=0", &o);
-	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT));
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, NULL));
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "nfs"));
 }
 
 int main(int argc, char **argv)
@@ -190,6 +214,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/policy/choose", test_choose);
 	g_test_add_func("/policy/no-open", test_no_open);
+	g_test_add_func("/policy/reopen-window", test_reopen_window);
 	g_test_add_func("/policy/pushes", test_pushes);
 	g_test_add_func("/policy/passthrough", test_passthrough);
 	return g_test_run();

@@ -1,0 +1,236 @@
+/*
+ * test_network.c - mmapfs over a network filesystem: sshfs to an sshd of
+ * the test's own on 127.0.0.1 (harness.h, want_sshfs), with sshfs's own
+ * caches of names and attributes off, so that every stat, open and read
+ * mmapfs makes is an SFTP request, counted from sshfs's debug log.
+ *
+ *   - within the window (-o timeout=), a second pass over files and
+ *     listings read once sends one stat per file and directory (the
+ *     kernel's recheck of access times it marked stale), and a third
+ *     none at all, on the default and on the read-only mount, reading
+ *     the same bytes;
+ *   - a first pass sends no more opens than the same pass over sshfs
+ *     itself (its other requests are logged: with sshfs's caches off,
+ *     mmapfs's stats of a file each reach the network, BENCHMARKS.md);
+ *   - a change made on the server is not seen before the window ends,
+ *     and is seen once it has (the test can fail both ways);
+ *   - after the window, a file unchanged is confirmed with a stat, not
+ *     opened again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "harness.h"
+
+#define DIRS 4
+#define FILES_PER_DIR 25
+#define FILES (DIRS * FILES_PER_DIR)
+
+static void make_tree(struct mount *m)
+{
+	for (int d = 0; d < DIRS; d++) {
+		g_autofree char *dir = g_strdup_printf("d%d", d);
+		g_autofree char *p = src_path(m, dir);
+
+		g_assert_cmpint(g_mkdir(p, 0755), ==, 0);
+		for (int f = 0; f < FILES_PER_DIR; f++) {
+			g_autofree char *rel = g_strdup_printf("d%d/f%d", d, f);
+			g_autofree char *fp = src_path(m, rel);
+
+			/* 1 to 100 KiB: one read, or several. */
+			write_random_file(fp, (size_t)(1 + (d * FILES_PER_DIR + f) % 100) << 10,
+					  (guint32)(d * 1000 + f + 1));
+		}
+	}
+}
+
+/* Lists every directory, stats and reads every file under root (the
+ * mount, or sshfs itself), comparing each with the server's copy. */
+static void read_tree_at(struct mount *m, const char *root)
+{
+	for (int d = 0; d < DIRS; d++) {
+		g_autofree char *dir = g_strdup_printf("d%d", d);
+		g_autofree char *dp = g_build_filename(root, dir, NULL);
+		DIR *dh = opendir(dp);
+		struct dirent *de;
+		int n = 0;
+
+		g_assert_nonnull(dh);
+		while ((de = readdir(dh)))
+			n += de->d_name[0] != '.';
+		closedir(dh);
+		g_assert_cmpint(n, ==, FILES_PER_DIR);
+		for (int f = 0; f < FILES_PER_DIR; f++) {
+			g_autofree char *rel = g_strdup_printf("d%d/f%d", d, f);
+			g_autofree char *s = src_path(m, rel);
+			g_autofree char *t = g_build_filename(root, rel, NULL);
+			g_autoptr(GBytes) want = read_whole(s, 1 << 20);
+			g_autoptr(GBytes) got = read_whole(t, 1 << 20);
+			struct stat st;
+
+			g_assert_cmpint(stat(t, &st), ==, 0);
+			g_assert_cmpint(st.st_size, ==, g_bytes_get_size(want));
+			g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+					g_bytes_get_data(want, NULL), g_bytes_get_size(want));
+		}
+	}
+}
+
+static void read_tree(struct mount *m)
+{
+	read_tree_at(m, m->mnt);
+}
+
+static void log_calls(struct mount *m, const char *when)
+{
+	g_test_message("%s: %u SFTP requests (%u OPEN, %u LSTAT, %u STAT, %u FSTAT, "
+		       "%u READ, %u OPENDIR)", when, mount_sshfs_calls(m, NULL),
+		       mount_sshfs_calls(m, "OPEN"), mount_sshfs_calls(m, "LSTAT"),
+		       mount_sshfs_calls(m, "STAT"), mount_sshfs_calls(m, "FSTAT"),
+		       mount_sshfs_calls(m, "READ"), mount_sshfs_calls(m, "OPENDIR"));
+	g_test_message("  mmapfs: %" G_GUINT64_FORMAT " lookups, %" G_GUINT64_FORMAT
+		       " getattrs, %" G_GUINT64_FORMAT " opens, %" G_GUINT64_FORMAT
+		       " of them from kept descriptors",
+		       mount_stat(m, "op.lookup.requests"), mount_stat(m, "op.getattr.requests"),
+		       mount_stat(m, "op.open.requests"), mount_stat(m, "reopens_kept"));
+}
+
+/* data: the mount's options after -o. */
+static void test_warm_pass_asks_nothing(struct mount *m, gconstpointer data)
+{
+	const char *const opts[] = { "-o", data, NULL };
+	unsigned direct, direct_opens, before, opens, stats, after_first, after_second;
+
+	m->want_sshfs = true;
+	make_tree(m);
+	mount_start(m, opts);
+	/* The same pass over sshfs itself first: what it costs there. */
+	before = mount_sshfs_calls(m, NULL);
+	opens = mount_sshfs_calls(m, "OPEN");
+	read_tree_at(m, m->backing);
+	direct = mount_sshfs_calls(m, NULL) - before;
+	direct_opens = mount_sshfs_calls(m, "OPEN") - opens;
+	log_calls(m, "a pass over sshfs itself");
+	before = mount_sshfs_calls(m, NULL);
+	opens = mount_sshfs_calls(m, "OPEN");
+	read_tree(m);
+	log_calls(m, "first pass through mmapfs");
+	g_test_message("first pass: %u requests through mmapfs, %u over sshfs itself",
+		       mount_sshfs_calls(m, NULL) - before, direct);
+	/* No more opens than reading sshfs directly (one a file). */
+	g_assert_cmpuint(mount_sshfs_calls(m, "OPEN") - opens, <=, direct_opens);
+	after_first = mount_sshfs_calls(m, NULL);
+	stats = mount_sshfs_calls(m, "LSTAT");
+	read_tree(m);
+	log_calls(m, "second pass");
+	/* The kernel marks the access time of what it read through us stale,
+	 * and asks for the attributes of each file and directory once more
+	 * at its next stat: one stat each, nothing else. */
+	g_assert_cmpuint(mount_sshfs_calls(m, NULL) - after_first, ==,
+			 mount_sshfs_calls(m, "LSTAT") - stats);
+	g_assert_cmpuint(mount_sshfs_calls(m, "LSTAT") - stats, <=, FILES + DIRS);
+	after_second = mount_sshfs_calls(m, NULL);
+	read_tree(m);
+	log_calls(m, "third pass");
+	g_assert_cmpuint(mount_sshfs_calls(m, NULL), ==, after_second);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* Reads path whole into a string. */
+static char *slurp(const char *path)
+{
+	char *text = NULL;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	return text;
+}
+
+/* data: the mount's options after -o, with a window of 1 s. */
+static void test_window(struct mount *m, gconstpointer data)
+{
+	const char *const opts[] = { "-o", data, NULL };
+	g_autofree char *s = NULL, *t = NULL, *first = NULL, *during = NULL;
+	gint64 seen_at, changed_at, visible_at;
+
+	m->want_sshfs = true;
+	s = src_path(m, "f");
+	t = mnt_path(m, "f");
+	g_assert_true(g_file_set_contents(s, "old", -1, NULL));
+	mount_start(m, opts);
+	first = slurp(t);
+	seen_at = g_get_monotonic_time();
+	g_assert_cmpstr(first, ==, "old");
+	/* Changed on the server, size and all. */
+	g_assert_true(g_file_set_contents(s, "new, longer", -1, NULL));
+	changed_at = g_get_monotonic_time();
+	during = slurp(t);
+	/* Only meaningful if this read was inside the window. */
+	g_assert_cmpint(g_get_monotonic_time() - seen_at, <, G_USEC_PER_SEC / 2);
+	g_assert_cmpstr(during, ==, "old");
+	for (;;) {
+		g_autofree char *now = slurp(t);
+
+		if (!strcmp(now, "new, longer"))
+			break;
+		g_assert_cmpstr(now, ==, "old");
+		/* The window (1 s) from when mmapfs last looked, and slack
+		 * for a slow machine. */
+		g_assert_cmpint(g_get_monotonic_time() - changed_at, <, 10 * G_USEC_PER_SEC);
+		g_usleep(20000);
+	}
+	visible_at = g_get_monotonic_time();
+	g_test_message("visible %.2f s after the change", (visible_at - changed_at) / 1e6);
+	/* Not before the window ended: it began when mmapfs first saw the
+	 * file, before the change. */
+	g_assert_cmpint(visible_at - seen_at, >=, G_USEC_PER_SEC * 9 / 10);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* After the window, an unchanged file costs a stat, not an open. */
+static void test_confirmed_by_stat(struct mount *m, gconstpointer data)
+{
+	const char *const opts[] = { "-o", "timeout=0.3", NULL };
+	g_autofree char *s = NULL, *t = NULL;
+	unsigned opens;
+
+	(void)data;
+	m->want_sshfs = true;
+	s = src_path(m, "f");
+	t = mnt_path(m, "f");
+	write_random_file(s, 100000, 7);
+	mount_start(m, opts);
+	for (int round = 0; round < 3; round++) {
+		g_autoptr(GBytes) want = read_whole(s, 1 << 20);
+		g_autoptr(GBytes) got = read_whole(t, 1 << 20);
+
+		g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+				g_bytes_get_data(want, NULL), g_bytes_get_size(want));
+		if (round == 0)
+			opens = mount_sshfs_calls(m, "OPEN");
+		g_usleep(400000);
+	}
+	log_calls(m, "three reads, a window apart");
+	g_assert_cmpuint(mount_sshfs_calls(m, "OPEN"), ==, opens);
+	g_assert_cmpuint(mount_stat(m, "reopens_kept"), ==, 2);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	harness_init();
+	MOUNT_TEST("/network/warm-pass-asks-nothing", test_warm_pass_asks_nothing,
+		   "timeout=600");
+	MOUNT_TEST("/network/warm-pass-asks-nothing-ro", test_warm_pass_asks_nothing,
+		   "ro,timeout=600");
+	MOUNT_TEST("/network/window", test_window, "timeout=1");
+	MOUNT_TEST("/network/window-ro", test_window, "ro,timeout=1");
+	MOUNT_TEST("/network/confirmed-by-stat", test_confirmed_by_stat, NULL);
+	return g_test_run();
+}
