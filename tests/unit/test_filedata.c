@@ -1,7 +1,7 @@
 /*
  * test_filedata.c - the file-data protocol (filedata.h): writers and
- * generations as the pusher sees them, keep_cache stamps, and when a
- * file's mapping goes.
+ * generations as the pusher sees them, keep_cache stamps, when a file's
+ * mapping goes, and when a kept descriptor may stand for an open.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -162,6 +162,46 @@ static void test_use_pread(struct fixture *f, gconstpointer data)
 	g_assert_true(filedata_reads_by_pread(f->node));
 }
 
+/* filedata_reopen(): what was kept, as long as it is still the file's. */
+static void test_reopen(struct fixture *f, gconstpointer data)
+{
+	struct fdcache *fds = fdcache_new(4, 60 * G_USEC_PER_SEC);
+	struct fdcache *stale = fdcache_new(4, 0);
+	struct fdcache_fd *kfd;
+	struct stat st;
+
+	g_assert_null(filedata_reopen(fds, f->inodes, f->node, &st));
+	fdcache_keep(fds, &f->node->id, f->fd, &f->st, filedata_generation(f->node));
+	kfd = filedata_reopen(fds, f->inodes, f->node, &st);
+	g_assert_nonnull(kfd);
+	g_assert_cmpint(st.st_size, ==, 8192);
+	g_assert_true(S_ISREG(st.st_mode));
+	fdcache_fd_unref(kfd);
+	/* Not while a writer has it open. */
+	filedata_writer_open(f->node);
+	g_assert_null(filedata_reopen(fds, f->inodes, f->node, &st));
+	filedata_writer_close(f->node);
+	/* The generation moved: a stat confirms the file is as kept. */
+	kfd = filedata_reopen(fds, f->inodes, f->node, &st);
+	g_assert_nonnull(kfd);
+	fdcache_fd_unref(kfd);
+	/* Changed (outside, unseen): fresh, it is still given within the
+	 * window; once the window is over (a window of 0), the stat finds the
+	 * change and the kept descriptor goes. */
+	g_assert_cmpint(truncate(f->path, 100), ==, 0);
+	kfd = filedata_reopen(fds, f->inodes, f->node, &st);
+	g_assert_nonnull(kfd);
+	fdcache_fd_unref(kfd);
+	fdcache_keep(stale, &f->node->id, f->fd, &f->st, filedata_generation(f->node));
+	g_assert_null(filedata_reopen(stale, f->inodes, f->node, &st));
+	g_assert_cmpuint(fdcache_size(stale), ==, 0);
+	/* Read with pread only: never. */
+	filedata_use_pread(f->node);
+	g_assert_null(filedata_reopen(fds, f->inodes, f->node, &st));
+	fdcache_free(stale);
+	fdcache_free(fds);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -171,6 +211,7 @@ int main(int argc, char **argv)
 	ADD("/filedata/keep-cache", test_keep_cache);
 	ADD("/filedata/mapping-goes", test_mapping_goes);
 	ADD("/filedata/use-pread", test_use_pread);
+	ADD("/filedata/reopen", test_reopen);
 #undef ADD
 	return g_test_run();
 }
