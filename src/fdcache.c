@@ -14,9 +14,9 @@
 struct entry {
 	struct devino key;        /* immutable; first: the table's key */
 	struct fdcache_fd *kfd;   /* immutable: the cache's reference */
-	off_t size;               /* these protected by the cache's lock */
-	struct timespec mtime;
+	struct stat st;           /* these protected by the cache's lock */
 	int gen;
+	unsigned epoch;           /* fc->epoch when confirmed */
 	gint64 confirmed_at;      /* g_get_monotonic_time() */
 	gint64 used_at;           /* ... when last kept or taken */
 	GList lru_link;
@@ -29,6 +29,7 @@ struct fdcache {
 	unsigned max;             /* immutable */
 	gint64 window_us;         /* immutable */
 	gint64 idle_us;           /* immutable: FDCACHE_IDLE_US, or the window */
+	guint epoch;              /* atomic: fdcache_attrs_changed() calls */
 };
 
 struct fdcache *fdcache_new(unsigned max, gint64 window_us)
@@ -67,7 +68,8 @@ static struct fdcache_fd *remove_locked(struct fdcache *fc, struct entry *e)
 static bool fresh_locked(const struct fdcache *fc, const struct entry *e,
 			 gint64 now)
 {
-	return now - e->confirmed_at < fc->window_us;
+	return now - e->confirmed_at < fc->window_us &&
+	       e->epoch == (unsigned)g_atomic_int_get(&fc->epoch);
 }
 
 void fdcache_keep(struct fdcache *fc, const struct devino *key, int fd,
@@ -97,9 +99,9 @@ void fdcache_keep(struct fdcache *fc, const struct devino *key, int fd,
 		e->key = *key;
 		e->kfd = g_new(struct fdcache_fd, 1);
 		*e->kfd = (struct fdcache_fd){ .fd = dup, .refs = 1 };
-		e->size = st->st_size;
-		e->mtime = st->st_mtim;
+		e->st = *st;
 		e->gen = gen;
+		e->epoch = (unsigned)g_atomic_int_get(&fc->epoch);
 		e->confirmed_at = e->used_at = now;
 		e->lru_link.data = e;
 		g_hash_table_insert(fc->table, &e->key, e);
@@ -126,7 +128,7 @@ struct fdcache_fd *fdcache_take(struct fdcache *fc, const struct devino *key,
 		gint64 now = g_get_monotonic_time();
 
 		*out = (struct fdcache_ident){
-			.size = e->size, .mtime = e->mtime, .gen = e->gen,
+			.st = e->st, .gen = e->gen,
 			.fresh = fresh_locked(fc, e, now),
 		};
 		e->used_at = now;
@@ -138,8 +140,9 @@ struct fdcache_fd *fdcache_take(struct fdcache *fc, const struct devino *key,
 }
 
 void fdcache_confirm(struct fdcache *fc, const struct devino *key,
-		     const struct fdcache_fd *kfd, int gen)
+		     const struct fdcache_fd *kfd, int gen, const struct stat *st)
 {
+	unsigned epoch = (unsigned)g_atomic_int_get(&fc->epoch);
 	struct entry *e;
 
 	pthread_mutex_lock(&fc->lock);
@@ -147,8 +150,15 @@ void fdcache_confirm(struct fdcache *fc, const struct devino *key,
 	if (e && e->kfd == kfd) {
 		e->confirmed_at = g_get_monotonic_time();
 		e->gen = gen;
+		e->epoch = epoch;
+		e->st = *st;
 	}
 	pthread_mutex_unlock(&fc->lock);
+}
+
+void fdcache_attrs_changed(struct fdcache *fc)
+{
+	g_atomic_int_inc(&fc->epoch);
 }
 
 void fdcache_drop(struct fdcache *fc, const struct devino *key,

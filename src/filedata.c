@@ -130,20 +130,26 @@ int filedata_generation(const struct inode *node)
 	return g_atomic_int_get(&node->data_gen);
 }
 
-/* Whether node's file, as the table reaches it now, is as kept. */
+/* Whether node's file, as the table reaches it now (*now), is as kept. */
 static bool still_as_kept(struct inode_table *inodes, struct inode *node,
-			  const struct fdcache_ident *id)
+			  const struct fdcache_ident *id, struct stat *now)
 {
-	struct stat now;
 	int fd = inode_fd(inodes, node);
-	bool same = fd >= 0 && fstat(fd, &now) == 0 && now.st_nlink > 0 &&
-		    now.st_dev == node->id.dev && now.st_ino == node->id.ino &&
-		    now.st_size == id->size &&
-		    now.st_mtim.tv_sec == id->mtime.tv_sec &&
-		    now.st_mtim.tv_nsec == id->mtime.tv_nsec;
+	bool same = fd >= 0 && fstat(fd, now) == 0 && now->st_nlink > 0 &&
+		    now->st_dev == node->id.dev && now->st_ino == node->id.ino &&
+		    now->st_size == id->st.st_size &&
+		    now->st_mtim.tv_sec == id->st.st_mtim.tv_sec &&
+		    now->st_mtim.tv_nsec == id->st.st_mtim.tv_nsec;
 
 	inode_fd_put(inodes, node, fd);
 	return same;
+}
+
+/* Whether node may be answered from what fds keeps (see filedata.h). */
+static bool may_use_kept(struct inode_table *inodes, struct inode *node)
+{
+	return !filedata_has_writers(node) && !filedata_reads_by_pread(node) &&
+	       inode_is_current(inodes, node);
 }
 
 struct fdcache_fd *filedata_reopen(struct fdcache *fds,
@@ -154,31 +160,48 @@ struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 	struct fdcache_ident id;
 	struct fdcache_fd *kfd;
 
-	if (filedata_has_writers(node) || filedata_reads_by_pread(node) ||
-	    !inode_is_current(inodes, node))
+	if (!may_use_kept(inodes, node))
 		return NULL;
 	kfd = fdcache_take(fds, &node->id, &id);
 	if (!kfd)
 		return NULL;
 	if (!id.fresh || id.gen != gen) {
-		if (!still_as_kept(inodes, node, &id)) {
+		struct stat now;
+
+		if (!still_as_kept(inodes, node, &id, &now)) {
 			fdcache_drop(fds, &node->id, kfd);
 			fdcache_fd_unref(kfd);
 			return NULL;
 		}
-		fdcache_confirm(fds, &node->id, kfd, gen);
+		fdcache_confirm(fds, &node->id, kfd, gen, &now);
+		id.st = now;
 	}
 	/* A change that began meanwhile was not seen by the checks above. */
 	if (filedata_has_writers(node) || g_atomic_int_get(&node->data_gen) != gen) {
 		fdcache_fd_unref(kfd);
 		return NULL;
 	}
-	*st = (struct stat){
-		.st_dev = node->id.dev, .st_ino = node->id.ino,
-		.st_mode = node->type, .st_nlink = 1,
-		.st_size = id.size, .st_mtim = id.mtime,
-	};
+	*st = id.st;
 	return kfd;
+}
+
+bool filedata_kept_attrs(struct fdcache *fds, struct inode_table *inodes,
+			 struct inode *node, struct stat *st)
+{
+	int gen = g_atomic_int_get(&node->data_gen);
+	struct fdcache_ident id;
+	struct fdcache_fd *kfd;
+
+	if (!may_use_kept(inodes, node))
+		return false;
+	kfd = fdcache_take(fds, &node->id, &id);
+	if (!kfd)
+		return false;
+	fdcache_fd_unref(kfd);
+	if (!id.fresh || id.gen != gen || filedata_has_writers(node))
+		return false;
+	*st = id.st;
+	return true;
 }
 
 void filedata_kernel_dropped(struct inode *node)

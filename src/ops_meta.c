@@ -55,13 +55,22 @@ void mmapfs_op_forget_multi(fuse_req_t req, size_t count,
 void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *node = mmapfs_inode(req, ino);
 	struct stat st;
+	int ofd, fd, res;
+
+	/* On a network source, within the window: what was kept. */
+	if (fs->fds && S_ISREG(node->type) &&
+	    filedata_kept_attrs(fs->fds, fs->inodes, node, &st)) {
+		fuse_reply_attr(req, &st, fs->timeout);
+		return;
+	}
 	/* fstat() of an open file: its descriptor, which still reaches it
 	 * once its last name is gone. */
-	int ofd = fi ? mmapfs_open_file_fd(fi) : -1;
-	int fd = ofd >= 0 ? ofd : mmapfs_node_fd(req, node);
-	int res = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
+	ofd = fi ? mmapfs_open_file_fd(fi) : -1;
+	fd = ofd >= 0 ? ofd : mmapfs_node_fd(req, node);
+	res = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
 
 	if (fd != ofd)
 		mmapfs_node_fd_put(req, node, fd);
@@ -198,6 +207,7 @@ static bool setattr_now(struct setting *s)
 	if (res == 0 && fstat(fd, &st) < 0)
 		res = -errno;
 	mmapfs_node_fd_put(req, node, fd);
+	mmapfs_attrs_changed(fs);
 	if (res == -EWOULDBLOCK && s->nonblock)
 		return false;
 	if (res < 0)

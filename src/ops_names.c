@@ -112,6 +112,7 @@ void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	mmapfs_node_fd_put(req, dir, dfd);
 	mmapfs_node_fd_put(req, node, fd);
+	mmapfs_attrs_changed(mmapfs_of(req));
 	reply_created(req, dir, newname, res);
 }
 
@@ -142,6 +143,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int res = dfd < 0 ? dfd : unlinkat(dfd, name, flags) < 0 ? -errno : 0;
 
 	mmapfs_node_fd_put(req, dir, dfd);
+	mmapfs_attrs_changed(fs);
 	if (res == 0 && last)
 		filedata_gone(fs->maps, &key);
 	mmapfs_reply_err(req, res);
@@ -174,6 +176,7 @@ void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	mmapfs_node_fd_put(req, newdir, newdfd);
 	mmapfs_node_fd_put(req, dir, dfd);
+	mmapfs_attrs_changed(fs);
 	if (res == 0) {
 		/* Nodes reached by name follow their new names. */
 		inode_renamed(fs->inodes, newdir, newname);

@@ -95,15 +95,22 @@ void mmapfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 void mmapfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	int res;
+
 	if (mmapfs_ctl_setxattr(req, ino, name, value, size))
 		return;
 	__atomic_store_n(&mmapfs_inode(req, ino)->no_caps, 0, __ATOMIC_RELAXED);
-	mmapfs_reply_err(req, (int)node_xattr(req, ino, SET, name, (void *)value,
-					      size, flags));
+	res = (int)node_xattr(req, ino, SET, name, (void *)value, size, flags);
+	mmapfs_attrs_changed(mmapfs_of(req));
+	mmapfs_reply_err(req, res);
 }
 
 void mmapfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	int res;
+
 	__atomic_store_n(&mmapfs_inode(req, ino)->no_caps, 0, __ATOMIC_RELAXED);
-	mmapfs_reply_err(req, (int)node_xattr(req, ino, REMOVE, name, NULL, 0, 0));
+	res = (int)node_xattr(req, ino, REMOVE, name, NULL, 0, 0);
+	mmapfs_attrs_changed(mmapfs_of(req));
+	mmapfs_reply_err(req, res);
 }

@@ -42,10 +42,10 @@ struct fdcache_fd {
 
 /* What was known of a kept file, as fdcache_take() found it. */
 struct fdcache_ident {
-	off_t size;
-	struct timespec mtime;
+	struct stat st;           /* its attributes when last confirmed */
 	int gen;                  /* the caller's generation word then */
-	bool fresh;               /* confirmed less than the window ago */
+	bool fresh;               /* confirmed less than the window ago, and
+				   * no fdcache_attrs_changed() since */
 };
 
 struct fdcache;
@@ -60,9 +60,9 @@ struct fdcache *fdcache_new(unsigned max, gint64 window_us);
 void fdcache_free(struct fdcache *fc);
 
 /*
- * Keeps a duplicate of fd, a descriptor of the file key whose size and
- * mtime are st's, as confirmed now at the caller's generation gen.
- * Replaces what key had; does nothing if the budget is full of fresh ones.
+ * Keeps a duplicate of fd, a descriptor of the file key whose attributes
+ * are st, as confirmed now at the caller's generation gen.  Replaces what
+ * key had; does nothing if the budget is full of ones used lately.
  */
 void fdcache_keep(struct fdcache *fc, const struct devino *key, int fd,
 		  const struct stat *st, int gen);
@@ -72,10 +72,17 @@ void fdcache_keep(struct fdcache *fc, const struct devino *key, int fd,
 struct fdcache_fd *fdcache_take(struct fdcache *fc, const struct devino *key,
 				struct fdcache_ident *out);
 
-/* The file behind kfd (taken from key) is as its ident says: confirmed
- * now, at the caller's generation gen.  Nothing if key now keeps another. */
+/* The file behind kfd (taken from key) is st now: confirmed now, at the
+ * caller's generation gen.  Nothing if key now keeps another. */
 void fdcache_confirm(struct fdcache *fc, const struct devino *key,
-		     const struct fdcache_fd *kfd, int gen);
+		     const struct fdcache_fd *kfd, int gen, const struct stat *st);
+
+/*
+ * Attributes of some files may have changed (a chmod, a link, a rename, an
+ * unlink through the mount): nothing kept is fresh until confirmed again.
+ * O(1): a count that every entry's confirmation records.
+ */
+void fdcache_attrs_changed(struct fdcache *fc);
 
 /* Forgets key's descriptor if it is kfd (or any, with kfd NULL). */
 void fdcache_drop(struct fdcache *fc, const struct devino *key,

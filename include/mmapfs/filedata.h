@@ -141,13 +141,23 @@ int filedata_generation(const struct inode *node);
  * and FUSE sources, the loss of that filesystem's cached pages).  Not for
  * a file being written, one read with pread, or a node no longer the
  * table's own for its inode number (inode_is_current()).  Returns the
- * reference (give it back with fdcache_fd_unref()) with *st the file as
- * it was kept (type, size, mtime; one link), or NULL: the caller opens
- * the file itself.
+ * reference (give it back with fdcache_fd_unref()) with *st the file's
+ * attributes as last confirmed, or NULL: the caller opens the file
+ * itself.
  */
 struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 				   struct inode_table *inodes,
 				   struct inode *node, struct stat *st);
+
+/*
+ * The attributes of node's file from what fds keeps, if they are fresh
+ * and at the file's generation (as filedata_reopen() would give them
+ * without a stat): the answer to the kernel's GETATTR, which it sends for
+ * a file it read through us once more, to learn the access time it
+ * marked stale.  False: the caller stats the file.
+ */
+bool filedata_kept_attrs(struct fdcache *fds, struct inode_table *inodes,
+			 struct inode *node, struct stat *st);
 
 /* The kernel holds none of the file's pages now (a passthrough open,
  * passthrough.h, made it drop them): the next open keeps none. */

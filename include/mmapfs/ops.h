@@ -112,6 +112,19 @@ static inline struct inode *mmapfs_inode(fuse_req_t req, fuse_ino_t ino)
 	return inode_from_id(mmapfs_of(req)->inodes, ino);
 }
 
+/*
+ * A request through the mount changed some file's attributes other than
+ * through its data (mode, owner, times, links, names, xattrs): attributes
+ * kept for reopens (fdcache.h) are not fresh until confirmed again.  (A
+ * confirmation whose stat raced the change can pass for fresh, for the
+ * window at most.)
+ */
+static inline void mmapfs_attrs_changed(struct mmapfs *fs)
+{
+	if (fs->fds)
+		fdcache_attrs_changed(fs->fds);
+}
+
 /* An O_PATH descriptor of node, for this request; see inode_fd(). */
 static inline int mmapfs_node_fd(fuse_req_t req, struct inode *node)
 {

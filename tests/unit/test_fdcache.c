@@ -72,7 +72,7 @@ static void test_keep_take(struct fixture *f, gconstpointer data)
 	/* A duplicate, not the caller's descriptor. */
 	g_assert_cmpint(kfd->fd, !=, f->fds[0]);
 	assert_same_file(kfd->fd, &f->st[0]);
-	g_assert_cmpint(id.size, ==, 100);
+	g_assert_cmpint(id.st.st_size, ==, 100);
 	g_assert_cmpint(id.gen, ==, 7);
 	g_assert_true(id.fresh);
 	/* The taker's reference outlives the cache's. */
@@ -97,13 +97,13 @@ static void test_replace(struct fixture *f, gconstpointer data)
 	old = fdcache_take(fc, &f->keys[1], &id);
 	fdcache_keep(fc, &f->keys[1], f->fds[1], &f->st[1], 2);
 	g_assert_cmpuint(fdcache_size(fc), ==, 1);
-	fdcache_confirm(fc, &f->keys[1], old, 3);
+	fdcache_confirm(fc, &f->keys[1], old, 3, &f->st[1]);
 	fdcache_drop(fc, &f->keys[1], old);
 	now = fdcache_take(fc, &f->keys[1], &id);
 	g_assert_nonnull(now);
 	g_assert_true(now != old);
 	g_assert_cmpint(id.gen, ==, 2);
-	fdcache_confirm(fc, &f->keys[1], now, 5);
+	fdcache_confirm(fc, &f->keys[1], now, 5, &f->st[1]);
 	fdcache_fd_unref(fdcache_take(fc, &f->keys[1], &id));
 	g_assert_cmpint(id.gen, ==, 5);
 	fdcache_fd_unref(old);
@@ -155,6 +155,28 @@ static void test_idle_gives_way(struct fixture *f, gconstpointer data)
 	g_assert_null(fdcache_take(fc, &f->keys[1], &id));
 	fdcache_fd_unref(fdcache_take(fc, &f->keys[0], &id));
 	fdcache_fd_unref(fdcache_take(fc, &f->keys[2], &id));
+	fdcache_free(fc);
+}
+
+/* After fdcache_attrs_changed(), nothing is fresh until confirmed. */
+static void test_attrs_changed(struct fixture *f, gconstpointer data)
+{
+	struct fdcache *fc = fdcache_new(4, G_USEC_PER_SEC * 60);
+	struct fdcache_ident id;
+	struct fdcache_fd *kfd;
+
+	(void)data;
+	fdcache_keep(fc, &f->keys[0], f->fds[0], &f->st[0], 0);
+	fdcache_keep(fc, &f->keys[1], f->fds[1], &f->st[1], 0);
+	fdcache_attrs_changed(fc);
+	kfd = fdcache_take(fc, &f->keys[0], &id);
+	g_assert_false(id.fresh);
+	fdcache_confirm(fc, &f->keys[0], kfd, 0, &f->st[0]);
+	fdcache_fd_unref(kfd);
+	fdcache_fd_unref(fdcache_take(fc, &f->keys[0], &id));
+	g_assert_true(id.fresh);
+	fdcache_fd_unref(fdcache_take(fc, &f->keys[1], &id));
+	g_assert_false(id.fresh);
 	fdcache_free(fc);
 }
 
@@ -210,7 +232,7 @@ static gpointer race_thread(gpointer data)
 			kfd = fdcache_take(r->fc, &r->f->keys[i], &id);
 			if (kfd) {
 				assert_same_file(kfd->fd, &r->f->st[i]);
-				fdcache_confirm(r->fc, &r->f->keys[i], kfd, i);
+				fdcache_confirm(r->fc, &r->f->keys[i], kfd, i, &r->f->st[i]);
 				fdcache_fd_unref(kfd);
 			}
 		}
@@ -246,6 +268,7 @@ int main(int argc, char **argv)
 	ADD("/fdcache/replace", test_replace);
 	ADD("/fdcache/no-window", test_no_window);
 	ADD("/fdcache/idle-gives-way", test_idle_gives_way);
+	ADD("/fdcache/attrs-changed", test_attrs_changed);
 	ADD("/fdcache/shed", test_shed);
 	ADD("/fdcache/threads", test_threads);
 	return g_test_run();
