@@ -5,7 +5,8 @@ set -eu
 
 packages="gcc libc6-dev meson ninja-build pkg-config python3 libfuse3-dev fuse3
 libglib2.0-dev libglib2.0-bin procps util-linux coreutils
-git sqlite3 tar diffutils bindfs valgrind clang acl passwd"
+git sqlite3 tar diffutils bindfs valgrind clang acl passwd sshfs openssh-server
+openssh-client"
 
 missing=""
 for p in $packages; do
