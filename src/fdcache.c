@@ -190,6 +190,16 @@ unsigned fdcache_shed(struct fdcache *fc, unsigned n)
 	return shed;
 }
 
+bool fdcache_keeps(struct fdcache *fc, const struct devino *key)
+{
+	bool kept;
+
+	pthread_mutex_lock(&fc->lock);
+	kept = g_hash_table_contains(fc->table, key);
+	pthread_mutex_unlock(&fc->lock);
+	return kept;
+}
+
 unsigned fdcache_size(struct fdcache *fc)
 {
 	unsigned n;

@@ -423,10 +423,12 @@ void mmapfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	/* The last name went while the file was open: now nobody has it.
-	 * (Not where descriptors are kept for reopens, fs->fds: there a kept
-	 * one holds the file on after this open, and the stat would be a
-	 * network round trip for every close.) */
-	if (!fs->fds && fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
+	 * (Not asked of a file whose descriptor is kept for reopens: that
+	 * one holds it on after this open anyway, and the stat would be a
+	 * network round trip at every close; an unlink through the mount
+	 * drops it, mmapfs_file_gone().) */
+	if (!(fs->fds && fdcache_keeps(fs->fds, &fh->node->id)) &&
+	    fstat(fh->fd, &st) == 0 && st.st_nlink == 0)
 		filedata_gone(fs->maps, &fh->node->id);
 	mmapfs_handle_untrack(fs, fh);
 	open_file_free(fh);

@@ -145,7 +145,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	mmapfs_node_fd_put(req, dir, dfd);
 	mmapfs_attrs_changed(fs);
 	if (res == 0 && last)
-		filedata_gone(fs->maps, &key);
+		mmapfs_file_gone(fs, &key);
 	mmapfs_reply_err(req, res);
 }
 
@@ -184,6 +184,6 @@ void mmapfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			inode_renamed(fs->inodes, dir, name);
 	}
 	if (res == 0 && replaced)
-		filedata_gone(fs->maps, &key);
+		mmapfs_file_gone(fs, &key);
 	mmapfs_reply_err(req, res);
 }

@@ -98,6 +98,9 @@ unsigned fdcache_shed(struct fdcache *fc, unsigned n);
 /* Gives a reference back; the last one closes the descriptor. */
 void fdcache_fd_unref(struct fdcache_fd *kfd);
 
+/* Whether a descriptor of key is kept now. */
+bool fdcache_keeps(struct fdcache *fc, const struct devino *key);
+
 /* Descriptors kept now (not counting those only opens still hold). */
 unsigned fdcache_size(struct fdcache *fc);
 

@@ -29,6 +29,7 @@
 #include <fuse_lowlevel.h>
 
 #include "mmapfs/fdcache.h"
+#include "mmapfs/filedata.h"
 #include "mmapfs/initext.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
@@ -123,6 +124,18 @@ static inline void mmapfs_attrs_changed(struct mmapfs *fs)
 {
 	if (fs->fds)
 		fdcache_attrs_changed(fs->fds);
+}
+
+/*
+ * The file key lost its last name through the mount: its mapping goes
+ * (filedata_gone()), and so does the descriptor kept for reopens, so that
+ * its space comes back once no open holds it.
+ */
+static inline void mmapfs_file_gone(struct mmapfs *fs, const struct devino *key)
+{
+	filedata_gone(fs->maps, key);
+	if (fs->fds)
+		fdcache_drop(fs->fds, key, NULL);
 }
 
 /* An O_PATH descriptor of node, for this request; see inode_fd(). */
