@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -490,7 +491,7 @@ void mount_start(struct mount *m, const char *const *extra)
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	GError *error = NULL;
 	struct stat fuse_dev;
-	int logfd;
+	int logfd, devfuse_lock = -1;
 
 	start_backing(m);
 	if (under_valgrind()) {
@@ -519,6 +520,13 @@ void mount_start(struct mount *m, const char *const *extra)
 	g_assert_cmpint(logfd, >=, 0);
 	if (m->uid) {
 		give_to_user(m);
+		/* One test at a time opens /dev/fuse to everyone and puts its
+		 * mode back: another's restore must not close it under this
+		 * daemon while it starts (seen in a parallel suite). */
+		devfuse_lock = open("/tmp/mmapfs-test-dev-fuse.lock",
+				    O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		g_assert_cmpint(devfuse_lock, >=, 0);
+		g_assert_cmpint(flock(devfuse_lock, LOCK_EX), ==, 0);
 		g_assert_cmpint(stat("/dev/fuse", &fuse_dev), ==, 0);
 		g_assert_cmpint(chmod("/dev/fuse", 0666), ==, 0);
 	}
@@ -530,8 +538,10 @@ void mount_start(struct mount *m, const char *const *extra)
 	wait_fuse(m, m->mnt, &m->pid, "the daemon");
 	/* Mounted: /dev/fuse is open.  (A failure above leaves it 0666, as
 	 * most distributions have it.) */
-	if (m->uid)
+	if (m->uid) {
 		g_assert_cmpint(chmod("/dev/fuse", fuse_dev.st_mode & 07777), ==, 0);
+		close(devfuse_lock);
+	}
 }
 
 /* A FUSE mount is the topmost at path (a test's lower mounts are not). */
