@@ -26,6 +26,11 @@
  * An open may instead be handed to the kernel's passthrough
  * (passthrough.h decides, and builds the reply): its reads and writes then
  * never come here, only its FLUSH, FSYNC, SETATTR and RELEASE.
+ *
+ * On a network or FUSE source with cache=timeout (fs->fds), a read-only
+ * open's descriptor is kept after it (fdcache.h), and a later read-only
+ * open of the same file takes it when filedata_reopen() allows: no open,
+ * close or stat reaches the source for it.
  */
 #include <errno.h>
 #include <fcntl.h>
