@@ -145,24 +145,31 @@ static bool still_as_kept(struct inode_table *inodes, struct inode *node,
 	return same;
 }
 
-/* Whether node may be answered from what fds keeps (see filedata.h). */
-static bool may_use_kept(struct inode_table *inodes, struct inode *node)
+/*
+ * node's kept descriptor, referenced, with *id what was kept and *gen the
+ * file's generation read before; NULL where nothing kept may stand for
+ * the file (see filedata.h).
+ */
+static struct fdcache_fd *take_kept(struct fdcache *fds, struct inode_table *inodes,
+				    struct inode *node, struct fdcache_ident *id,
+				    int *gen)
 {
-	return !filedata_has_writers(node) && !filedata_reads_by_pread(node) &&
-	       inode_is_current(inodes, node);
+	*gen = g_atomic_int_get(&node->data_gen);
+	if (filedata_has_writers(node) || filedata_reads_by_pread(node) ||
+	    !inode_is_current(inodes, node))
+		return NULL;
+	return fdcache_take(fds, &node->id, id);
 }
 
 struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 				   struct inode_table *inodes,
 				   struct inode *node, struct stat *st)
 {
-	int gen = g_atomic_int_get(&node->data_gen);
 	struct fdcache_ident id;
 	struct fdcache_fd *kfd;
+	int gen;
 
-	if (!may_use_kept(inodes, node))
-		return NULL;
-	kfd = fdcache_take(fds, &node->id, &id);
+	kfd = take_kept(fds, inodes, node, &id, &gen);
 	if (!kfd)
 		return NULL;
 	if (!id.fresh || id.gen != gen) {
@@ -188,13 +195,11 @@ struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 bool filedata_kept_attrs(struct fdcache *fds, struct inode_table *inodes,
 			 struct inode *node, struct stat *st)
 {
-	int gen = g_atomic_int_get(&node->data_gen);
 	struct fdcache_ident id;
 	struct fdcache_fd *kfd;
+	int gen;
 
-	if (!may_use_kept(inodes, node))
-		return false;
-	kfd = fdcache_take(fds, &node->id, &id);
+	kfd = take_kept(fds, inodes, node, &id, &gen);
 	if (!kfd)
 		return false;
 	fdcache_fd_unref(kfd);
