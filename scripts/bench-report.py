@@ -16,9 +16,10 @@ PEERS = ["passthrough_ll", "bindfs", "mergerfs"]
 # mmapfs-ro: a read-only mount (-o ro: files read without opens);
 # mmapfs-timeout: mmapfs without the watcher (-o cache=timeout);
 # mmapfs-push0: through the mappings, nothing pushed (-o passthrough=off,push=0);
-# the last two when run.
+# mmapfs-writeback: the kernel caches writes (-o writeback; --writes);
+# the last three when run.
 SYSTEMS = ["native", "sshfs", "mmapfs", "mmapfs-mapped", "mmapfs-ro", "mmapfs-timeout",
-           "mmapfs-push0"] + PEERS
+           "mmapfs-push0", "mmapfs-writeback"] + PEERS
 # --network (a run with sshfs in it): native is the same files read
 # locally, every FUSE system runs over sshfs.  workload -> (what, higher is
 # better, [(against, target)]): each target for mmapfs, and where marked
@@ -85,12 +86,15 @@ def verdict(kind, target, m, vs_native, vs_peer, vs_push0=None):
     return "", None
 
 
-def columns(systems, ro, unwatched, mapped, push0):
+def columns(systems, ro, unwatched, mapped, push0, wb):
     """(heading in the table, name in summary.csv) of every column, in order."""
     cols = [("workload", "workload"), ("unit", "unit")] + [(s, s) for s in systems]
     cols += [("mmapfs / native", "vs_native"), ("mmapfs / best peer", "vs_best_peer")]
     if mapped:
         cols += [("mmapfs / mapped", "vs_mapped")]
+    if wb:
+        cols += [("writeback / native", "wb_vs_native"),
+                 ("writeback / best peer", "wb_vs_best_peer")]
     if ro:
         cols += [("ro / native", "ro_vs_native"), ("ro / best peer", "ro_vs_best_peer")]
     if unwatched:
@@ -109,7 +113,7 @@ def fmt(r):
     return f"{r:.2f}" if r is not None else "-"
 
 
-def row_of(w, med, systems, ro, unwatched, mapped, push0, unit):
+def row_of(w, med, systems, ro, unwatched, mapped, push0, wb, unit):
     """One workload's row: column name -> text; None when nothing ran it."""
     what, higher, kind, target = WORKLOADS[w]
     if not any((w, s) in med for s in systems):
@@ -135,6 +139,12 @@ def row_of(w, med, systems, ro, unwatched, mapped, push0, unit):
             met = "read-only only"
     if mapped:
         row["vs_mapped"] = fmt(ratio(m, med.get((w, "mmapfs-mapped")), higher))
+    if wb:
+        b = med.get((w, "mmapfs-writeback"))
+        wb_native, wb_peer = ratio(b, n, higher), ratio(b, best, higher)
+        row.update(wb_vs_native=fmt(wb_native), wb_vs_best_peer=fmt(wb_peer))
+        if met is False and verdict(kind, target, b, wb_native, wb_peer)[1]:
+            met = "with -o writeback only"
     if unwatched:
         row["watched_vs_timeout"] = fmt(ratio(m, med.get((w, "mmapfs-timeout")), higher))
     if push0:
@@ -158,9 +168,10 @@ def main():
         return network_report(med, units, systems, out)
     ro, unwatched, mapped, push0 = ("mmapfs-ro" in ran, "mmapfs-timeout" in ran,
                                     "mmapfs-mapped" in ran, "mmapfs-push0" in ran)
-    cols = columns(systems, ro, unwatched, mapped, push0)
+    wb = "mmapfs-writeback" in ran
+    cols = columns(systems, ro, unwatched, mapped, push0, wb)
     rows = [r for w in WORKLOADS
-            if (r := row_of(w, med, systems, ro, unwatched, mapped, push0,
+            if (r := row_of(w, med, systems, ro, unwatched, mapped, push0, wb,
                             units.get(w, "")))]
     # The same rows, twice: as Markdown (the workload described) and CSV.
     lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|---" * len(cols) + "|"]

@@ -8,7 +8,8 @@
 # passthrough_ll (built from Debian's libfuse3-dev examples); bindfs;
 # mergerfs.  --systems can add mmapfs-timeout (mmapfs without its watcher,
 # -o cache=timeout) and mmapfs-push0 (-o push=0: nothing pushed into the
-# kernel's cache).  Every workload starts from a fresh mount, with the
+# kernel's cache).  --writes runs mmapfs-writeback (-o writeback: the
+# kernel caches writes) instead of mmapfs-ro.  Every workload starts from a fresh mount, with the
 # backing files already in the page cache.  Prints a table of
 # medians with ratios to native and to the best peer, and writes CSV, the
 # table (Markdown) and a PNG chart under results/.
@@ -44,7 +45,8 @@ medians with ratios to native and to the best peer.  As root.
   --quick         small sizes, one run: under two minutes
   --writes        the write workloads instead (backing on a tmpfs): tar -x
                   of /usr/include (checked against the archive), 256 MiB in
-                  4 KiB writes, git init + add + commit of 2,000 files
+                  4 KiB writes, git init + add + commit of 2,000 files;
+                  mmapfs-writeback (-o writeback) in place of mmapfs-ro
   --network       256 KiB files in a shuffled order and grep -r over a copy
                   of /usr/include, twice each, over sshfs (an sshd of its
                   own on 127.0.0.1): native (the files read locally), sshfs,
@@ -52,8 +54,8 @@ medians with ratios to native and to the best peer.  As root.
                   over sshfs
   --runs N        runs of each workload (3; 1 with --quick)
   --systems LIST  the systems to run, of: native mmapfs mmapfs-mapped
-                  mmapfs-ro mmapfs-timeout mmapfs-push0 passthrough_ll
-                  bindfs mergerfs (and sshfs with --network)
+                  mmapfs-ro mmapfs-timeout mmapfs-push0 mmapfs-writeback
+                  passthrough_ll bindfs mergerfs (and sshfs with --network)
   --data DIR      where the data set is made (/var/tmp/mmapfs-bench)
   --out DIR       where results go (results/DATE)
   --mmapfs-opts   extra options for every mmapfs system (to measure levers)
@@ -95,6 +97,8 @@ else
 fi
 if [ -z "$systems" ] && [ $network = 1 ]; then
 	systems="native sshfs mmapfs mmapfs-ro passthrough_ll bindfs"
+elif [ -z "$systems" ] && [ $writes = 1 ]; then
+	systems="native mmapfs mmapfs-mapped mmapfs-writeback passthrough_ll bindfs mergerfs"
 elif [ -z "$systems" ]; then
 	systems="native mmapfs mmapfs-mapped mmapfs-ro passthrough_ll bindfs mergerfs"
 fi
@@ -315,6 +319,9 @@ mount_sys() {
 		2>>"$out/mmapfs.log" & ;;
 	# The same without the watcher: what watching costs or gains.
 	mmapfs-timeout) "$top/build-bench/mmapfs" -f -o cache=timeout $mmapfs_opts "$backing" "$mnt" \
+		2>>"$out/mmapfs.log" & ;;
+	# The kernel caches writes (passthrough off).
+	mmapfs-writeback) "$top/build-bench/mmapfs" -f -o writeback $mmapfs_opts "$backing" "$mnt" \
 		2>>"$out/mmapfs.log" & ;;
 	# Through the mappings with nothing pushed: what the pusher costs or gains.
 	mmapfs-push0) "$top/build-bench/mmapfs" -f -o passthrough=off,push=0 $mmapfs_opts \

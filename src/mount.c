@@ -197,6 +197,7 @@ static bool choose_cache(struct mmapfs *fs)
 	fs->cache = pol.cache;
 	fs->timeout = pol.timeout;
 	fs->readdirplus = pol.readdirplus;
+	fs->writeback = pol.writeback;
 	keep_descriptors(fs);
 	fs->reader = (struct reader){
 		.inodes = fs->inodes, .maps = fs->maps,
@@ -518,7 +519,7 @@ static void start_threads(struct mmapfs *fs, struct fuse_session *se,
 		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
 					policy_push_files(opts, fs->blind));
 	if (fs->watcher)
-		watcher_start(fs->watcher, se);
+		watcher_start(fs->watcher, se, fs->writeback);
 }
 
 /*

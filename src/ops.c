@@ -123,7 +123,7 @@ static void negotiate_beyond_libfuse(struct mmapfs *fs, struct fuse_conn_info *c
 		ask |= INITEXT_PASSTHROUGH;
 		fs->no_open = false;
 		/* The kernel drops passthrough where the page cache is
-		 * written back (never asked for here). */
+		 * written back (policy_passthrough() said off then). */
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	}
 	initext_ask(fs->initext, ask, PASSTHROUGH_STACK_DEPTH,
@@ -181,6 +181,14 @@ static void mmapfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* The control protocol (ctl.h) is an ioctl on the root directory. */
 	conn->want |= conn->capable & FUSE_CAP_IOCTL_DIR;
+	/* -o writeback (ops.h); passthrough is then off (policy.h). */
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else if (fs->writeback) {
+		log_warn("-o writeback: the kernel does not offer a write-back "
+			 "cache; every write goes to SOURCE as it is made");
+		fs->writeback = false;
+	}
 	fs->no_open = policy_no_open(fs->opts, fs->cache, geteuid() == 0,
 				     conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (fs->initext)

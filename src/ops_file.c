@@ -89,25 +89,31 @@ static int file_fd(fuse_req_t req, struct inode_file *f)
  * The flags to open the backing file with.  O_DIRECT is stripped: reads are
  * answered from mappings and writes come through our own buffers, whose
  * alignment O_DIRECT would refuse.  A write-only open is made read-write
- * when it can be, so that the file can be mapped from it.
+ * when it can be, so that the file can be mapped from it (and, with
+ * -o writeback, so that the kernel can read the rest of a page it writes
+ * part of).  With -o writeback O_APPEND is stripped: the kernel places
+ * appended bytes itself, at the end of the file as it knows it, and its
+ * WRITEs carry offsets that an O_APPEND descriptor would ignore.
  */
-static int backing_flags(int flags)
+static int backing_flags(const struct mmapfs *fs, int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_NOFOLLOW);
+	if (fs->writeback)
+		flags &= ~O_APPEND;
 	if ((flags & O_ACCMODE) == O_WRONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	return flags | O_CLOEXEC;
 }
 
 /*
- * Creates (or opens) name in dirfd with backing_flags(flags) plus create
+ * Creates (or opens) name in dirfd with backing_flags(fs, flags) plus create
  * (O_CREAT, O_EXCL, O_NOFOLLOW), or write-only if read-write is denied.
  * Returns a descriptor or -errno.
  */
-static int create_backing(int dirfd, const char *name, int flags, int create,
-			  mode_t mode)
+static int create_backing(const struct mmapfs *fs, int dirfd, const char *name,
+			  int flags, int create, mode_t mode)
 {
-	int bflags = backing_flags(flags) | create;
+	int bflags = backing_flags(fs, flags) | create;
 	int fd = openat(dirfd, name, bflags, mode);
 
 	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_WRONLY)
@@ -115,17 +121,17 @@ static int create_backing(int dirfd, const char *name, int flags, int create,
 	return fd < 0 ? -errno : fd;
 }
 
-/* Opens node's file with backing_flags(flags), as create_backing() does. */
+/* Opens node's file with backing_flags(fs, flags), as create_backing() does. */
 static int open_backing(struct mmapfs *fs, struct inode *node, int flags)
 {
-	int fd = inode_open(fs->inodes, node, backing_flags(flags));
+	int fd = inode_open(fs->inodes, node, backing_flags(fs, flags));
 
 	/* Out of descriptors: those kept for reopens make room first. */
 	if ((fd == -EMFILE || fd == -ENFILE) && mmapfs_shed_descriptors(fs))
-		fd = inode_open(fs->inodes, node, backing_flags(flags));
+		fd = inode_open(fs->inodes, node, backing_flags(fs, flags));
 	if (fd == -EACCES && (flags & O_ACCMODE) == O_WRONLY)
 		fd = inode_open(fs->inodes, node,
-				(backing_flags(flags) & ~O_ACCMODE) | O_WRONLY);
+				(backing_flags(fs, flags) & ~O_ACCMODE) | O_WRONLY);
 	return fd;
 }
 
@@ -363,7 +369,7 @@ static bool create_now(struct creating *c)
 	int res;
 
 	if (fd == 0) {
-		fd = create_backing(dfd, c->name, c->fi.flags | c->nonblock,
+		fd = create_backing(fs, dfd, c->name, c->fi.flags | c->nonblock,
 				    O_CREAT | O_NOFOLLOW | (c->fi.flags & O_EXCL),
 				    c->mode);
 		creds_restore(&saved);
@@ -583,10 +589,24 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 void mmapfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	struct inode_file f = file_of(req, ino, fi);
-	int fd = file_fd(req, &f);
-	off_t res = fd;
+	struct inode_file f;
+	off_t res;
+	int fd;
 
+	f = file_of(req, ino, fi);
+	/* With -o writeback the kernel may hold written pages SOURCE has not
+	 * seen yet, where SOURCE has a hole, for as long as the file is open
+	 * for writing through the mount (it writes them all back before the
+	 * last such open is released).  Then EINVAL, as a filesystem that
+	 * cannot seek for data says: programs read the file whole instead.
+	 * (ENOSYS would have the kernel answer for every file from then on,
+	 * without holes, and its i_size is not ours to know.) */
+	if (mmapfs_of(req)->writeback && filedata_has_writers(f.node)) {
+		mmapfs_reply_err(req, -EINVAL);
+		return;
+	}
+	fd = file_fd(req, &f);
+	res = fd;
 	if (fd >= 0 && (res = lseek(fd, off, whence)) < 0)
 		res = -errno;
 	inode_file_done(&f);

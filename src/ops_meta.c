@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -192,6 +193,38 @@ struct setting {
 	int nonblock;           /* O_NONBLOCK, or 0: may wait */
 };
 
+/*
+ * With -o writeback the kernel keeps a regular file's ctime and mtime
+ * itself and writes them back with a SETATTR of both (never a caller's:
+ * utimensat() cannot set a ctime), also right after the file lost its last
+ * name (an unlink changes its ctime).  A file no process keeps is by then
+ * gone from SOURCE, and no handle reaches it: its times have nowhere to go,
+ * and an error would fail the next syncfs() on the mount for nothing.
+ */
+static bool times_of_gone_file(const struct mmapfs *fs, int to_set)
+{
+	return fs->writeback && (to_set & FUSE_SET_ATTR_CTIME) &&
+	       !(to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_MTIME |
+			    FUSE_SET_ATTR_ATIME));
+}
+
+/*
+ * What to answer for such a file: its type, inode number and the times
+ * written back, no link.  (The rest is unknown: the handler replies with
+ * no attribute timeout, and the kernel is told they are stale; a later
+ * stat of a descriptor still open fails as it does without -o writeback.)
+ */
+static void gone_file_attrs(const struct inode *node, const struct stat *times,
+			    struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = node->id.ino;
+	st->st_mode = node->type;
+	st->st_mtim = times->st_mtim;
+	st->st_ctim = times->st_ctim;
+	st->st_atim = times->st_atim;
+}
+
 /* Applies s and replies; or, if a truncate would wait for a lease and
  * s->nonblock is set, returns false (what came before it is made again). */
 static bool setattr_now(struct setting *s)
@@ -210,6 +243,12 @@ static bool setattr_now(struct setting *s)
 	mmapfs_attrs_changed(fs);
 	if (res == -EWOULDBLOCK && s->nonblock)
 		return false;
+	if ((res == -ENOENT || res == -ESTALE) && times_of_gone_file(fs, s->to_set)) {
+		gone_file_attrs(node, &s->attr, &st);
+		fuse_reply_attr(req, &st, 0);
+		fuse_lowlevel_notify_inval_inode(fs->se, s->ino, -1, 0);
+		return true;
+	}
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else

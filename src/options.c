@@ -33,6 +33,7 @@ enum opt_kind {
 	OPT_SECONDS,    /* double, in [0, max] */
 	OPT_CHOICE,     /* int: the index of one of choices */
 	OPT_FLAG,       /* bool, no value: a FUSE option that we note */
+	OPT_SWITCH,     /* bool, no value: ours alone */
 };
 
 struct option_row {
@@ -171,6 +172,18 @@ static const struct option_row option_table[] = {
 	  .help = "append messages to this file (each line with its time), "
 		  "detached or not; '-': to stderr, even once detached",
 	  .def_text = "stderr, then syslog once detached" },
+	{ "writeback", NULL, OPT_SWITCH, AT(writeback),
+	  .help = "the kernel gathers writes in its page cache and sends them "
+		  "in large requests: at the latest when the file is closed or "
+		  "synced, when its pages are needed elsewhere, and at unmount "
+		  "or SIGTERM.  It then keeps a regular file's size, mtime and "
+		  "ctime itself: a file truncated outside the mount shows its "
+		  "new size once no process holds it open through the mount.  "
+		  "Needs cache=watched (explicit, or auto finding a watcher); "
+		  "not with -o ro, nor with passthrough=ro or rw (the kernel "
+		  "hands no file over on a connection that caches writes: auto "
+		  "turns passthrough off)",
+	  .def_text = "off" },
 	{ "ro", NULL, OPT_FLAG, AT(read_only),
 	  .help = "read-only mount: every change answers EROFS; with "
 		  "cache=watched, or cache=timeout and a timeout given, files "
@@ -289,6 +302,7 @@ static gboolean set_value(struct mmapfs_options *opts,
 		}
 		return invalid(r, value, error);
 	case OPT_FLAG:
+	case OPT_SWITCH:
 		*(bool *)field(opts, r) = true;
 		return TRUE;
 	}
@@ -341,6 +355,15 @@ enum mmapfs_option_result mmapfs_option_set(struct mmapfs_options *opts,
 			return MMAPFS_OPTION_UNKNOWN;
 		set_value(opts, r, NULL, error);
 		return MMAPFS_OPTION_NOTED;
+	}
+	if (r->kind == OPT_SWITCH) {
+		if (eq) {
+			g_set_error(error, OPT_ERROR, 0,
+				    "option '%s' takes no value: -o %s", r->name, r->name);
+			return MMAPFS_OPTION_INVALID;
+		}
+		set_value(opts, r, NULL, error);
+		return MMAPFS_OPTION_SET;
 	}
 	if (eq && strlen(eq + 1) > MMAPFS_MAX_OPTION_VALUE) {
 		g_set_error(error, OPT_ERROR, 0,

@@ -19,6 +19,19 @@ gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
 		       struct mmapfs_policy *out, GError **error)
 {
 	*out = (struct mmapfs_policy){ .cache = opts->cache };
+	if (opts->writeback) {
+		const char *against = opts->read_only ? "a read-only mount" :
+			opts->cache == MMAPFS_CACHE_NONE ? "cache=none (nothing cached)" :
+			opts->passthrough == MMAPFS_PT_RO ? "passthrough=ro" :
+			opts->passthrough == MMAPFS_PT_RW ? "passthrough=rw" : NULL;
+
+		if (against) {
+			g_set_error(error, policy_error_quark(), 0,
+				    "-o writeback cannot go with %s", against);
+			return FALSE;
+		}
+		out->writeback = true;
+	}
 	if (opts->cache == MMAPFS_CACHE_AUTO && blind) {
 		out->reason = g_strdup_printf("the source is on %s, whose changes "
 					      "made elsewhere no watcher sees", blind);
@@ -41,6 +54,18 @@ gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
 					"the source is on %s: changes made to it "
 					"elsewhere are not seen", blind);
 		}
+	}
+	/* The kernel keeps a file's size and data for as long as it holds
+	 * it, whatever the attributes say: only the watcher makes it let go
+	 * of a file changed outside (watcher.h). */
+	if (out->writeback && out->cache != MMAPFS_CACHE_WATCHED) {
+		g_set_error(error, policy_error_quark(), 0,
+			    "-o writeback needs cache=watched (a watcher makes the "
+			    "kernel forget files changed outside), and the cache "
+			    "mode is timeout%s%s", out->reason ? ": " : "",
+			    out->reason ? out->reason : "");
+		policy_clear(out);
+		return FALSE;
 	}
 	if (out->cache == MMAPFS_CACHE_NONE)
 		out->timeout = 0;
@@ -106,7 +131,10 @@ enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,
 	*why = NULL;
 	if (asked == MMAPFS_PT_OFF)
 		return MMAPFS_PT_OFF;
-	if (!daemon_is_root)
+	if (opts->writeback)
+		*why = "-o writeback: the kernel hands no file over on a "
+		       "connection that caches writes";
+	else if (!daemon_is_root)
 		*why = "the daemon does not run as root (registering a backing "
 		       "file needs CAP_SYS_ADMIN)";
 	else if (!kernel_offers)

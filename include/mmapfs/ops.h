@@ -82,6 +82,15 @@ struct mmapfs {
 	 * caches went (ops_file.c).
 	 */
 	bool killpriv_v2;
+	/*
+	 * -o writeback in force (policy_choose()), set with the cache mode,
+	 * before the session starts: mmapfs_init() asks for
+	 * FUSE_CAP_WRITEBACK_CACHE (and clears this, before any other
+	 * request, if the kernel does not offer it).  The kernel then gathers writes in its
+	 * page cache, owns regular files' sizes and mtimes, places O_APPEND
+	 * writes itself, and reads pages of files opened write-only.
+	 */
+	bool writeback;
 	/* fstype_blind() of SOURCE ("nfs", "fuse", ...), or NULL; set with
 	 * the cache mode, before the session starts. */
 	const char *blind;

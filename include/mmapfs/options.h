@@ -102,6 +102,7 @@ struct mmapfs_options {
 	int log_level;          /* enum mmapfs_log_level */
 	char *log_file;         /* where messages go; "-": stderr; NULL:
 				 * stderr, then syslog once detached */
+	bool writeback;         /* -o writeback: the kernel caches writes */
 	bool read_only;         /* -o ro */
 	bool allow_other;       /* -o allow_other (implies default_permissions) */
 };

@@ -23,6 +23,7 @@ struct mmapfs_policy {
 	enum mmapfs_cache_mode cache;   /* WATCHED, TIMEOUT or NONE */
 	double timeout;                 /* entry and attribute timeout, s */
 	enum mmapfs_readdirplus readdirplus;  /* ALWAYS, ADAPTIVE or OFF */
+	bool writeback;     /* the kernel caches writes (-o writeback) */
 	char *reason;       /* why cache=auto fell back to timeout, or NULL */
 	char *warning;      /* cache=watched over a filesystem no watcher
 			     * fully sees, or NULL */
@@ -37,8 +38,11 @@ bool policy_wants_watcher(const struct mmapfs_options *opts, const char *blind);
 /*
  * Fills *out.  watcher_error is NULL when a watcher was started (or none
  * was tried), else why none could start.  Returns FALSE with *error set
- * when cache=watched was asked for and no watcher started.  Free *out's
- * strings with policy_clear().
+ * when cache=watched was asked for and no watcher started, and when
+ * -o writeback was asked for with what it cannot go with: a read-only
+ * mount, cache=none, passthrough=ro or rw, or a cache mode that ends up
+ * other than watched.  Free *out's strings with
+ * policy_clear().
  */
 gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
 		       bool watcher_started, const char *watcher_error,
@@ -66,7 +70,8 @@ bool policy_no_open(const struct mmapfs_options *opts,
  * policy_no_open() holds or not.  Passthrough needs root, the kernel's
  * offer, and the kernel's page cache (not cache=none); it and no-open
  * exclude each other: -o passthrough=ro or rw wins, auto leaves no-open
- * be.  auto leaves a source that fstype_blind() names (blind, or NULL)
+ * be.  -o writeback leaves it off (the kernel refuses passthrough on a
+ * connection that caches writes).  auto leaves a source that fstype_blind() names (blind, or NULL)
  * to the mapping path: over sshfs, 256 KiB files read a second time went
  * 4 x faster from the mount's own cache than handed over (BENCHMARKS.md).
  * When the mode asked for (auto included) ends up off, *why says why (a

@@ -16,6 +16,9 @@
  *     its mapping dropped when its size or mtime changed, a file that
  *     shrank under its mapping read with pread from then on, a window the
  *     pusher is storing taken back);
+ *   - with -o writeback, a regular file changed: its name too, so that
+ *     the kernel forgets it and learns its size again (see
+ *     watcher_start());
  *   - the event queue overflowed: every known inode is invalidated and
  *     every mapping dropped (names stay cached until their timeout).
  *
@@ -73,9 +76,14 @@ const char *watcher_marks(struct watcher *w);
 
 /*
  * Starts the thread that invalidates through se.  Call it in the process
- * that serves the mount (after fuse_daemonize()).
+ * that serves the mount (after fuse_daemonize()).  kernel_owns_sizes
+ * (-o writeback): the kernel keeps regular files' sizes whatever their
+ * attributes say, so a file changed outside is also made forgotten (its
+ * name invalidated: an inode no process holds open is looked up again)
+ * and, if it grew, grown in the kernel.
  */
-void watcher_start(struct watcher *w, struct fuse_session *se);
+void watcher_start(struct watcher *w, struct fuse_session *se,
+		   bool kernel_owns_sizes);
 
 /*
  * Stops the thread, removes the table's directory watch and closes the

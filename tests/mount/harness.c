@@ -439,6 +439,40 @@ bool mount_passthrough_forced(void)
 	return test_passthrough() != NULL;
 }
 
+bool mount_writeback_forced(void)
+{
+	return !g_strcmp0(g_getenv("MMAPFS_TEST_WRITEBACK"), "1");
+}
+
+/*
+ * MMAPFS_TEST_WRITEBACK=1: -o writeback, on every mount it can go with
+ * (not one of a test's own mounts with -o ro, cache=none, cache=timeout,
+ * passthrough=ro or passthrough=rw: those test what they say; nor one over
+ * a FUSE backing, where cache=auto means timeout).
+ */
+static bool test_writeback(const struct mount *m, const char *const *extra)
+{
+	static const char *const excluded[] = {
+		"ro", "cache=none", "cache=timeout", "passthrough=ro",
+		"passthrough=rw",
+	};
+
+	if (!mount_writeback_forced() || m->backing)
+		return false;
+	for (int i = 0; extra && extra[i]; i++) {
+		g_auto(GStrv) words = NULL;
+
+		if (strcmp(extra[i], "-o") || !extra[i + 1])
+			continue;
+		words = g_strsplit(extra[++i], ",", -1);
+		for (int w = 0; words[w]; w++)
+			for (size_t e = 0; e < G_N_ELEMENTS(excluded); e++)
+				if (!strcmp(words[w], excluded[e]))
+					return false;
+	}
+	return true;
+}
+
 /* MMAPFS_TEST_BACKING=bindfs: backing/ mirrors src/ through bindfs. */
 static void start_backing(struct mount *m)
 {
@@ -509,6 +543,10 @@ void mount_start(struct mount *m, const char *const *extra)
 	if (test_passthrough()) {
 		g_ptr_array_add(argv, (char *)"-o");
 		g_ptr_array_add(argv, (char *)test_passthrough());
+	}
+	if (test_writeback(m, extra)) {
+		g_ptr_array_add(argv, (char *)"-o");
+		g_ptr_array_add(argv, (char *)"writeback");
 	}
 	for (int i = 0; extra && extra[i]; i++)
 		g_ptr_array_add(argv, (char *)extra[i]);

@@ -132,6 +132,10 @@ unsigned mount_sshfs_calls(const struct mount *m, const char *op);
 /* True when MMAPFS_TEST_PASSTHROUGH gives every mount a passthrough mode. */
 bool mount_passthrough_forced(void);
 
+/* Whether MMAPFS_TEST_WRITEBACK=1 mounts with -o writeback where it can go
+ * (the 'writeback' suite). */
+bool mount_writeback_forced(void);
+
 /* True when path is a mount point (per /proc/self/mountinfo). */
 bool path_is_mounted(const char *path);
 

@@ -64,6 +64,12 @@ static void test_bad_input(struct mount *m, gconstpointer data)
 			{ m->src, inside, NULL },                 /* ... inside SOURCE */
 			{ "-s", m->src, deep, NULL },
 			{ "-o", "source=/", m->mnt, NULL },
+			/* -o writeback with what it cannot go with */
+			{ "-o", "writeback,ro", m->src, m->mnt, NULL },
+			{ "-o", "writeback,passthrough=rw", m->src, m->mnt, NULL },
+			{ "-o", "writeback,cache=timeout", m->src, m->mnt, NULL },
+			{ "-o", "writeback,cache=none", m->src, m->mnt, NULL },
+			{ "-o", "writeback=1", m->src, m->mnt, NULL },
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 			g_autofree char *out = NULL, *err = NULL;

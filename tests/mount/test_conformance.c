@@ -364,11 +364,15 @@ static void sc_sparse(void)
 	memset(buf, 'x', sizeof(buf));
 	DOV(pwrite(fd, buf, sizeof(buf), 1 << 20));
 	DOV(pwrite(fd, buf, sizeof(buf), 4 << 20));
-	DOV(lseek(fd, 0, SEEK_DATA));
-	DOV(lseek(fd, 0, SEEK_HOLE));
-	DOV(lseek(fd, (1 << 20) + 10, SEEK_HOLE));
-	DOV(lseek(fd, (2 << 20), SEEK_DATA));
-	DOV(lseek(fd, (8 << 20), SEEK_DATA));
+	/* (With -o writeback these answer EINVAL while the file is open for
+	 * writing: test_writeback checks that.) */
+	if (!mount_writeback_forced()) {
+		DOV(lseek(fd, 0, SEEK_DATA));
+		DOV(lseek(fd, 0, SEEK_HOLE));
+		DOV(lseek(fd, (1 << 20) + 10, SEEK_HOLE));
+		DOV(lseek(fd, (2 << 20), SEEK_DATA));
+		DOV(lseek(fd, (8 << 20), SEEK_DATA));
+	}
 	DO(fallocate(fd, 0, 0, 8192));
 	note_stat("sparse");
 	DO(fallocate(fd, FALLOC_FL_KEEP_SIZE, 5 << 20, 8192));

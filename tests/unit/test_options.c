@@ -140,6 +140,9 @@ static void test_set(void)
 		{ "ro", MMAPFS_OPTION_NOTED, NULL },
 		{ "allow_other", MMAPFS_OPTION_NOTED, NULL },
 		{ "ro=1", MMAPFS_OPTION_UNKNOWN, NULL },
+		/* Ours alone: stored, not passed on; no value. */
+		{ "writeback", MMAPFS_OPTION_SET, NULL },
+		{ "writeback=1", MMAPFS_OPTION_INVALID, "takes no value" },
 		{ "default_permissions", MMAPFS_OPTION_UNKNOWN, NULL },
 		{ "max", MMAPFS_OPTION_UNKNOWN, NULL },
 	};
@@ -185,6 +188,7 @@ static void test_help(void)
 	g_assert_nonnull(strstr(text, "1 with cache=timeout, 60 with cache=watched"));
 	g_assert_nonnull(strstr(text, "0, or a size from 4K to 64M"));
 	g_assert_nonnull(strstr(text, "-o allow_other"));
+	g_assert_nonnull(strstr(text, "-o writeback"));
 	g_assert_null(strstr(text, "1M at most"));
 	free(g_steal_pointer(&wrapped));
 	g_free(text);

@@ -104,6 +104,56 @@ static void test_choose(void)
 	}
 }
 
+/* -o writeback: kept with cache=watched, refused with what it cannot go
+ * with, the error naming it. */
+static void test_writeback(void)
+{
+	static const struct {
+		const char *opts;
+		const char *blind;
+		bool watcher_starts;
+		const char *error;      /* a substring, or NULL: accepted */
+	} cases[] = {
+		{ "writeback", NULL, true, NULL },
+		{ "writeback,cache=watched", "nfs", true, NULL },
+		{ "writeback,passthrough=off", NULL, true, NULL },
+		{ "writeback,ro", NULL, true, "read-only" },
+		{ "writeback,cache=none", NULL, false, "cache=none" },
+		{ "writeback,passthrough=rw", NULL, true, "passthrough=rw" },
+		{ "writeback,passthrough=ro", NULL, true, "passthrough=ro" },
+		{ "writeback,cache=timeout", NULL, false, "cache mode is timeout" },
+		/* auto falling back: refused, and why the fallback says. */
+		{ "writeback", "fuse", false, "the source is on fuse" },
+		{ "writeback", NULL, false, "no watcher here" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct mmapfs_options o;
+		struct mmapfs_policy p;
+		GError *error = NULL;
+		gboolean ok;
+
+		g_test_message("-o '%s' on %s", cases[i].opts,
+			       cases[i].blind ? cases[i].blind : "local");
+		parse_opts(cases[i].opts, &o);
+		ok = policy_choose(&o, cases[i].blind, cases[i].watcher_starts,
+				   policy_wants_watcher(&o, cases[i].blind) &&
+				   !cases[i].watcher_starts ? "no watcher here" : NULL,
+				   &p, &error);
+		if (cases[i].error) {
+			g_assert_false(ok);
+			g_assert_nonnull(strstr(error->message, "-o writeback"));
+			g_assert_nonnull(strstr(error->message, cases[i].error));
+			g_clear_error(&error);
+			continue;
+		}
+		g_assert_true(ok);
+		g_assert_true(p.writeback);
+		g_assert_cmpint(p.cache, ==, MMAPFS_CACHE_WATCHED);
+		policy_clear(&p);
+	}
+}
+
 static void test_no_open(void)
 {
 	struct mmapfs_options o;
@@ -183,6 +233,11 @@ static void test_passthrough(void)
 			==, MMAPFS_PT_RW);
 	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_NONE, NULL, true, true, false, &why),
 			==, MMAPFS_PT_OFF);
+	/* -o writeback: auto turns it off, and says why. */
+	parse_opts("writeback", &o);
+	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, true, true, false, &why),
+			==, MMAPFS_PT_OFF);
+	g_assert_nonnull(strstr(why, "writeback"));
 	/* Off is off, with nothing to say. */
 	parse_opts("passthrough=off", &o);
 	g_assert_cmpint(policy_passthrough(&o, MMAPFS_CACHE_WATCHED, NULL, false, false, false, &why),
@@ -213,6 +268,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/policy/choose", test_choose);
+	g_test_add_func("/policy/writeback", test_writeback);
 	g_test_add_func("/policy/no-open", test_no_open);
 	g_test_add_func("/policy/reopen-window", test_reopen_window);
 	g_test_add_func("/policy/pushes", test_pushes);
