@@ -123,13 +123,13 @@ static const struct option_row option_table[] = {
 	  .zero_ok = true, .pow2 = true,
 	  .help = "after a small (random) read the kernel's cache missed, store "
 		  "the aligned window of this size around it into that cache "
-		  "(0: off; not with cache=none)" },
+		  "(0: off; not with cache=none or -o writeback)" },
 	{ "push_files", "SIZE", OPT_SIZE, AT(push_files),
 	  .def = MMAPFS_DEFAULT_PUSH_FILES, .min = 0, .max = MMAPFS_MAX_PUSH_FILES,
 	  .help = "when a directory is listed, store each file of at most this "
 		  "size whole into the kernel's cache, if the backing has its "
-		  "data in memory (0: off; not with cache=none, nor on a "
-		  "network or FUSE source)" },
+		  "data in memory (0: off; not with cache=none or -o "
+		  "writeback, nor on a network or FUSE source)" },
 	{ "readahead", "SIZE", OPT_SIZE, AT(readahead),
 	  .def = MMAPFS_DEFAULT_READAHEAD, .min = 4096, .max = MMAPFS_MAX_READAHEAD,
 	  .zero_ok = true,

@@ -118,7 +118,7 @@ bool policy_pushes(const struct mmapfs_options *opts,
 		   enum mmapfs_cache_mode cache, const char *blind)
 {
 	return (opts->push || policy_push_files(opts, blind)) &&
-	       cache != MMAPFS_CACHE_NONE;
+	       cache != MMAPFS_CACHE_NONE && !opts->writeback;
 }
 
 enum mmapfs_passthrough policy_passthrough(const struct mmapfs_options *opts,

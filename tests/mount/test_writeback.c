@@ -14,7 +14,7 @@
  *   - a truncation made outside shows once the file is no longer held open;
  *   - SEEK_DATA and SEEK_HOLE: exact when no open for writing could hold
  *     unwritten pages, EINVAL until the last one is released;
- *   - passthrough off, and the log says why.
+ *   - passthrough and the pusher off, and the log says why.
  * The rest of the suite runs again with -o writeback (the 'writeback'
  * suite of tests/meson.build).
  */
@@ -264,7 +264,8 @@ static void test_seek_holes(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
-/* Passthrough is off, and the log says why; a large file reads back. */
+/* Passthrough and the pusher are off, and the log says why; a large file
+ * reads back. */
 static void test_no_passthrough(struct mount *m, gconstpointer data)
 {
 	g_autofree char *t = NULL, *s = src_path(m, "big"), *log = NULL;
@@ -282,6 +283,7 @@ static void test_no_passthrough(struct mount *m, gconstpointer data)
 	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_assert_nonnull(strstr(log, "passthrough: off"));
 	g_assert_nonnull(strstr(log, "-o writeback: the kernel hands no file over"));
+	g_assert_nonnull(strstr(log, "-o writeback: nothing is pushed"));
 }
 
 int main(int argc, char **argv)

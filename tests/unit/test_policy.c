@@ -262,6 +262,9 @@ static void test_pushes(void)
 	parse_opts("push=0", &o);
 	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, NULL));
 	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "nfs"));
+	/* -o writeback: a store could overwrite unwritten pages. */
+	parse_opts("writeback", &o);
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED, NULL));
 }
 
 int main(int argc, char **argv)
