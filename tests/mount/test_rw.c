@@ -338,10 +338,17 @@ static void test_random_reads_pushed(struct mount *m, gconstpointer data)
 {
 	const size_t size = 8 << 20;
 	g_autofree char *s = NULL, *t = NULL, *log = NULL;
-	g_autofree char *want = g_malloc(4096), *got = g_malloc(4096);
-	GRand *rand = g_rand_new_with_seed(11);
+	g_autofree char *want = NULL, *got = NULL;
+	GRand *rand;
 	int r, w, b;
 
+	if (mount_writeback_forced()) {
+		g_test_skip("-o writeback pushes nothing into the kernel's cache");
+		return;
+	}
+	want = g_malloc(4096);
+	got = g_malloc(4096);
+	rand = g_rand_new_with_seed(11);
 	s = src_path(m, "f");
 	write_random_file(s, size, 10);
 	/* Read by the daemon, which pushes (not handed over to the kernel). */
@@ -388,7 +395,7 @@ static void test_random_reads_pushed(struct mount *m, gconstpointer data)
 	/* The test did go through the pusher. */
 	g_assert_true(g_file_get_contents(m->log, &log, NULL, NULL));
 	g_assert_null(strstr(log, "pushed 0 windows"));
-	g_assert_nonnull(strstr(log, "pushed "));
+	g_assert_nonnull(strstr(log, " windows of "));
 }
 
 /*
