@@ -233,8 +233,11 @@ static void file_changed(struct watcher *w, struct inode *node,
  * up afresh.  A file held open keeps the kernel's size, except that one
  * grown outside grows there too: its last byte, read from SOURCE, is
  * stored into the kernel's cache (a store grows the size to its end, and
- * only a store of some bytes; the kernel never shrinks a size that way,
- * and a read past the real end shrinks it).  dirfd: dir's descriptor.
+ * only a store of some bytes).  Nothing shrinks the size of a file held
+ * open: not a store, nor, with a write-back cache, a read that came back
+ * short.  (A writer through the mount writing that very byte at that
+ * moment may see it stored over: two writers of one byte, unordered.)
+ * dirfd: dir's descriptor.
  */
 static void kernel_sizes_stale(struct watcher *w, struct inode *node,
 			       struct inode *dir, int dirfd, const char *name,

@@ -86,9 +86,10 @@ struct mmapfs {
 	 * -o writeback in force (policy_choose()), set with the cache mode,
 	 * before the session starts: mmapfs_init() asks for
 	 * FUSE_CAP_WRITEBACK_CACHE (and clears this, before any other
-	 * request, if the kernel does not offer it).  The kernel then gathers writes in its
-	 * page cache, owns regular files' sizes and mtimes, places O_APPEND
-	 * writes itself, and reads pages of files opened write-only.
+	 * request, if the kernel does not offer it).  The kernel then
+	 * gathers writes in its page cache, owns regular files' sizes,
+	 * mtimes and ctimes, places O_APPEND writes itself, and reads pages
+	 * of files opened write-only.
 	 */
 	bool writeback;
 	/* fstype_blind() of SOURCE ("nfs", "fuse", ...), or NULL; set with

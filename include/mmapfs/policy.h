@@ -41,8 +41,7 @@ bool policy_wants_watcher(const struct mmapfs_options *opts, const char *blind);
  * when cache=watched was asked for and no watcher started, and when
  * -o writeback was asked for with what it cannot go with: a read-only
  * mount, cache=none, passthrough=ro or rw, or a cache mode that ends up
- * other than watched.  Free *out's strings with
- * policy_clear().
+ * other than watched.  Free *out's strings with policy_clear().
  */
 gboolean policy_choose(const struct mmapfs_options *opts, const char *blind,
 		       bool watcher_started, const char *watcher_error,
@@ -71,9 +70,10 @@ bool policy_no_open(const struct mmapfs_options *opts,
  * offer, and the kernel's page cache (not cache=none); it and no-open
  * exclude each other: -o passthrough=ro or rw wins, auto leaves no-open
  * be.  -o writeback leaves it off (the kernel refuses passthrough on a
- * connection that caches writes).  auto leaves a source that fstype_blind() names (blind, or NULL)
- * to the mapping path: over sshfs, 256 KiB files read a second time went
- * 4 x faster from the mount's own cache than handed over (BENCHMARKS.md).
+ * connection that caches writes).  auto leaves a source that
+ * fstype_blind() names (blind, or NULL) to the mapping path: over sshfs,
+ * 256 KiB files read a second time went 4 x faster from the mount's own
+ * cache than handed over (BENCHMARKS.md).
  * When the mode asked for (auto included) ends up off, *why says why (a
  * static string); otherwise *why is NULL.
  */
