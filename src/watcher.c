@@ -286,10 +286,11 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 static void replay_later(struct watcher *w, struct inode *dir, const char *name,
 			 unsigned what)
 {
-	struct replay r = { .dir = dir->id, .name = g_strdup(name), .what = what };
+	struct replay r = { .dir = dir->id, .what = what };
 
 	if (w->replaying)
 		return;
+	r.name = g_strdup(name);
 	if (!w->replays->len)
 		w->replay_at = g_get_monotonic_time() + WATCH_REPLAY_MS * 1000;
 	g_array_append_val(w->replays, r);
