@@ -46,7 +46,8 @@ void mmapfs_stats_snapshot(struct mmapfs *fs, struct stats_snapshot *out)
 	}
 	if (fs->pusher)
 		pusher_counts(fs->pusher, &out->pushed_windows,
-			      &out->pushed_files, &out->push_invalidated);
+			      &out->pushed_files, &out->push_invalidated,
+			      &out->push_files_unchecked);
 	out->passthrough = mmapfs_passthrough_name(
 		fs->passthrough ? passthrough_mode(fs->passthrough) : MMAPFS_PT_OFF);
 	if (fs->passthrough)

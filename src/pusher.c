@@ -40,6 +40,12 @@
  * woke takes the reply in, which a busy machine may delay. */
 #define MAX_TRIES 8
 #define RETRY_US 250
+/* Listed files found not cached this many times running stop the checks
+ * for a while, from BACKOFF_MIN_US, doubled each time up to
+ * BACKOFF_MAX_US (see pusher.h). */
+#define FUTILE_CHECKS 128
+#define BACKOFF_MIN_US (1 * G_USEC_PER_SEC)
+#define BACKOFF_MAX_US (64 * G_USEC_PER_SEC)
 
 struct push_job {
 	fuse_ino_t ino;
@@ -64,6 +70,15 @@ struct pusher {
 	GHashTable *pushed;        /* window keys; protected by lock */
 	/* (atomic) written by the pusher thread */
 	guint64 stores, file_stores, invalidated;
+	/* The backoff of listed files' checks: no check before skip_until
+	 * (monotonic us; 0: none), the next backoff's length; both (atomic),
+	 * set by the pusher thread, reset by a small file's read miss
+	 * (pusher_prepare(), any thread).  futile: checks that found the
+	 * file not cached, in a row (the pusher thread's).  unchecked:
+	 * (atomic) files a listing named during a backoff. */
+	gint64 skip_until, backoff_us;
+	unsigned futile;
+	guint64 unchecked;
 };
 
 static struct push_job stop;        /* the queue's last item */
@@ -114,6 +129,38 @@ static ssize_t read_if_cached(int fd, char *buf, size_t len)
 }
 
 /*
+ * A listed file was opened and found not (all) cached: after FUTILE_CHECKS
+ * of those in a row, the listings' files are not checked for a backoff,
+ * each one twice as long as the one before (a walk over a tree whose data
+ * is not in memory opens every file for nothing, on the machine's cores
+ * the walk needs).
+ */
+static void checked_in_vain(struct pusher *p)
+{
+	gint64 backoff;
+
+	if (++p->futile < FUTILE_CHECKS)
+		return;
+	p->futile = 0;
+	backoff = __atomic_load_n(&p->backoff_us, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->skip_until, g_get_monotonic_time() + backoff,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&p->backoff_us, MIN(backoff * 2, BACKOFF_MAX_US),
+			 __ATOMIC_RELAXED);
+}
+
+/* Whether listed files go unchecked now (a backoff); counts one if so. */
+static bool checks_paused(struct pusher *p)
+{
+	gint64 skip_until = __atomic_load_n(&p->skip_until, __ATOMIC_RELAXED);
+
+	if (!skip_until || g_get_monotonic_time() >= skip_until)
+		return false;
+	__atomic_fetch_add(&p->unchecked, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
  * Stores a whole file of j->len bytes into the kernel's cache, if its data
  * is in the backing's page cache and its size is still j->len.  The kernel
  * may then keep those pages at the next open: the node gets the stamp of
@@ -129,6 +176,8 @@ static bool push_file(struct pusher *p, struct push_job *j)
 	ssize_t n = -1;
 	int fd, res, gen;
 
+	if (checks_paused(p))
+		return true;
 	if (!filedata_push_begin(node, &gen))
 		return true;
 	/* Nobody read the file: its access time stays as it was (a daemon
@@ -141,8 +190,12 @@ static bool push_file(struct pusher *p, struct push_job *j)
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size == j->len)
 		n = read_if_cached(fd, p->file_buf, j->len);
 	close(fd);
-	if (n != (ssize_t)j->len)
+	if (n != (ssize_t)j->len) {
+		checked_in_vain(p);
 		return true;
+	}
+	p->futile = 0;
+	__atomic_store_n(&p->backoff_us, BACKOFF_MIN_US, __ATOMIC_RELAXED);
 	buf.buf[0].mem = p->file_buf;
 	res = fuse_lowlevel_notify_store(p->se, j->ino, 0, &buf, 0);
 	if (res != 0)
@@ -197,6 +250,7 @@ struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
 	p->window = window;
 	p->file_max = file_max;
 	p->file_buf = file_max ? g_malloc(file_max + 1) : NULL;
+	p->backoff_us = BACKOFF_MIN_US;
 	p->queue = g_async_queue_new();
 	pthread_mutex_init(&p->lock, NULL);
 	p->pushed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
@@ -214,8 +268,10 @@ void pusher_free(struct pusher *p)
 	g_thread_join(p->thread);
 	log_info("pushed %" G_GUINT64_FORMAT " windows of %zu bytes and %"
 		 G_GUINT64_FORMAT " whole files of up to %zu into the kernel's "
-		 "cache, %" G_GUINT64_FORMAT " invalidated again", p->stores,
-		 p->window, p->file_stores, p->file_max, p->invalidated);
+		 "cache, %" G_GUINT64_FORMAT " invalidated again; %" G_GUINT64_FORMAT
+		 " listed files not checked (none of the files checked before them "
+		 "was in memory)", p->stores, p->window, p->file_stores, p->file_max,
+		 p->invalidated, p->unchecked);
 	while ((j = g_async_queue_try_pop(p->queue)))
 		job_free(p, j);
 	g_async_queue_unref(p->queue);
@@ -253,11 +309,19 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 	size_t index, start, last_page, end;
 	struct push_job *j;
 
+	last_page = mapcache_last_page_start(p->maps, m);
+	/* A small file read from its start reached us: the kernel did not
+	 * have it, and a push at its listing would have spared the round
+	 * trip; the checks resume. */
+	if (off == 0 && last_page < p->file_max &&
+	    __atomic_load_n(&p->skip_until, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&p->skip_until, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->backoff_us, BACKOFF_MIN_US, __ATOMIC_RELAXED);
+	}
 	if (!p->window)
 		return NULL;
 	index = (size_t)off / p->window;
 	start = index * p->window;
-	last_page = mapcache_last_page_start(p->maps, m);
 	end = MIN(start + p->window, last_page);
 	if (size >= READAHEAD_SIZE || end <= start ||
 	    filedata_has_writers(node) ||
@@ -280,7 +344,7 @@ struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
 
 	if (attr->st_size <= 0 || (uint64_t)attr->st_size > p->file_max ||
 	    filedata_has_writers(node) || filedata_kernel_has(node, attr) ||
-	    g_async_queue_length(p->queue) >= MAX_QUEUED)
+	    g_async_queue_length(p->queue) >= MAX_QUEUED || checks_paused(p))
 		return NULL;
 	j = g_new(struct push_job, 1);
 	*j = (struct push_job){ .ino = ino, .node = node,
@@ -290,11 +354,12 @@ struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
 }
 
 void pusher_counts(struct pusher *p, guint64 *windows, guint64 *files,
-		   guint64 *invalidated)
+		   guint64 *invalidated, guint64 *unchecked)
 {
 	*windows = __atomic_load_n(&p->stores, __ATOMIC_RELAXED);
 	*files = __atomic_load_n(&p->file_stores, __ATOMIC_RELAXED);
 	*invalidated = __atomic_load_n(&p->invalidated, __ATOMIC_RELAXED);
+	*unchecked = __atomic_load_n(&p->unchecked, __ATOMIC_RELAXED);
 }
 
 void pusher_submit(struct pusher *p, struct push_job *job)

@@ -161,6 +161,7 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	ADD("pushed_windows", s->pushed_windows);
 	ADD("pushed_files", s->pushed_files);
 	ADD("push_invalidated", s->push_invalidated);
+	ADD("push_files_unchecked", s->push_files_unchecked);
 	ADD("passthrough_opens", s->passthrough_opens);
 	ADD("passthrough_backing", s->passthrough_backing);
 	ADD("passthrough_fallbacks", s->passthrough_fallbacks);

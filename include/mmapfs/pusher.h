@@ -14,7 +14,13 @@
  * pagecache.h): pushing never makes the backing filesystem read, so
  * listing a directory of a network filesystem stays cheap.  A file pushed
  * whole is recorded as given to the kernel (filedata_pushed_whole()), so
- * that the next open keeps the pages.
+ * that the next open keeps the pages.  Finding out means opening the file:
+ * after 128 listed files in a row found not in memory, listings' files
+ * are not checked for a second, then 2, 4, ... up to 64 s while the checks
+ * keep finding nothing (a walk over a tree whose data is not cached would
+ * otherwise open every file for nothing); a small file read from its
+ * start that reaches the daemon (the push would have spared that) ends
+ * the backoff.
  *
  * The pushing happens on a thread of its own.  The kernel locks the pages
  * it stores into, and a page is also locked while a readahead request for
@@ -85,9 +91,9 @@ void pusher_submit(struct pusher *p, struct push_job *job);
 /* Drops a prepared job. */
 void pusher_cancel(struct pusher *p, struct push_job *job);
 
-/* Windows and whole files stored so far, and those of either invalidated
- * again after storing. */
+/* Windows and whole files stored so far, those of either invalidated
+ * again after storing, and the listed files not checked during a backoff. */
 void pusher_counts(struct pusher *p, guint64 *windows, guint64 *files,
-		   guint64 *invalidated);
+		   guint64 *invalidated, guint64 *unchecked);
 
 #endif

@@ -104,6 +104,7 @@ struct stats_snapshot {
 	const char *watcher;        /* "fanotify", "inotify" or NULL */
 	guint64 watcher_events, watcher_own_events;
 	guint64 pushed_windows, pushed_files, push_invalidated;
+	guint64 push_files_unchecked;   /* listed, not checked (pusher.h) */
 	const char *passthrough;    /* in force: "off", "ro", "rw" */
 	guint64 passthrough_opens, passthrough_backing, passthrough_fallbacks;
 };

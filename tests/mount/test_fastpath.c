@@ -12,6 +12,8 @@
  *     file is not pushed, nor one whose data the backing has not in memory;
  *     push_files=0 pushes nothing; pushing leaves the backing file's access
  *     time alone; a file changed outside after its push reads as changed;
+ *     after a listing of files none of which is in memory the pusher
+ *     stops checking for a while, until a small file's read misses;
  *   - readdirplus=always: a stat of each entry after a names-only listing
  *     needs no LOOKUP; readdirplus=off: one LOOKUP each;
  *   - readahead: the mount's window is 1 MiB (its bdi knob says so), and an
@@ -246,6 +248,84 @@ static void test_push_only_cached(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/*
+ * A listing of files none of which is in memory: the pusher stops opening
+ * them to check (after 128 in a row) for a while, and says how many it
+ * skipped; a small file read from its start ends the pause, and the next
+ * listing's files are checked again (one cold file's check, then the
+ * files read in between are pushed).
+ */
+#define COLD_FILES 600
+
+static void test_push_backs_off(struct mount *m, gconstpointer data)
+{
+	const char *args[] = { "-o", "cache=timeout", NULL };
+	g_autofree char *d = src_path(m, "d"), *e = src_path(m, "e");
+	guint64 unchecked, pushed;
+
+	g_assert_cmpint(g_mkdir(d, 0755), ==, 0);
+	g_assert_cmpint(g_mkdir(e, 0755), ==, 0);
+	for (int i = 0; i < COLD_FILES; i++) {
+		g_autofree char *rel = g_strdup_printf("d/c%03d", i);
+		g_autofree char *p = src_path(m, rel);
+		int fd, cached;
+
+		write_random_file(p, SMALL_SIZE, (guint32)i + 100);
+		fd = open(p, O_RDONLY);
+		g_assert_cmpint(fd, >=, 0);
+		g_assert_cmpint(fdatasync(fd), ==, 0);
+		g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
+		cached = pagecache_all_cached(fd, SMALL_SIZE);
+		close(fd);
+		if (cached) {
+			g_test_skip("the backing filesystem here keeps the files' "
+				    "pages (POSIX_FADV_DONTNEED left them)");
+			return;
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		g_autofree char *rel = g_strdup_printf("e/w%d", i);
+		g_autofree char *p = src_path(m, rel);
+
+		write_random_file(p, SMALL_SIZE, (guint32)i + 1000);
+		g_bytes_unref(read_whole(p, 65536));
+	}
+	mount_start(m, args);
+	{
+		g_autofree char *t = mnt_path(m, "d");
+
+		g_assert_cmpuint(list_names(t), ==, COLD_FILES + 2);
+	}
+	unchecked = mount_stat_wait(m, "push_files_unchecked", 1, 10000);
+	g_test_message("%" G_GUINT64_FORMAT " of %d cold files listed not checked",
+		       unchecked, COLD_FILES);
+	/* 128 checked in vain, a few more already on their way. */
+	g_assert_cmpuint(unchecked, >=, COLD_FILES - 200);
+	g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, 0);
+	/* Within the pause, warm files listed are not pushed either... */
+	{
+		g_autofree char *t = mnt_path(m, "e");
+
+		g_assert_cmpuint(list_names(t), ==, 6);
+	}
+	g_usleep(200000);
+	g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, 0);
+	/* ... until a small file's read from its start reaches the daemon. */
+	{
+		g_autofree char *t = mnt_path(m, "d/c000");
+
+		g_bytes_unref(read_whole(t, 65536));
+	}
+	{
+		g_autofree char *t = mnt_path(m, "e");
+
+		g_assert_cmpuint(list_names(t), ==, 6);
+	}
+	pushed = mount_stat_wait(m, "pushed_files", 4, 10000);
+	g_assert_cmpuint(pushed, ==, 4);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 struct plus_case {
 	const char *args;
 	gboolean lookups;   /* one LOOKUP per entry expected */
@@ -374,6 +454,7 @@ int main(int argc, char **argv)
 		MOUNT_TEST(path, test_push_files, &pushes[i]);
 	}
 	MOUNT_TEST("/fastpath/push-only-cached", test_push_only_cached, NULL);
+	MOUNT_TEST("/fastpath/push-backs-off", test_push_backs_off, NULL);
 	for (size_t i = 0; i < G_N_ELEMENTS(plus); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", plus[i].args);
 
