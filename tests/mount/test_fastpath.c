@@ -201,6 +201,25 @@ static void test_push_files(struct mount *m, gconstpointer data)
 }
 
 /*
+ * Writes a small file at path whose pages the backing then drops (written
+ * back first): false if they stay (a filesystem that keeps them).
+ */
+static bool write_cold_file(const char *path, guint32 seed)
+{
+	int fd, cached;
+
+	write_random_file(path, SMALL_SIZE, seed);
+	fd = open(path, O_RDONLY);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(fdatasync(fd), ==, 0);
+	g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
+	cached = pagecache_all_cached(fd, SMALL_SIZE);
+	close(fd);
+	g_assert_cmpint(cached, >=, 0);
+	return !cached;
+}
+
+/*
  * Data the backing filesystem would have to read is not pushed: of two
  * files listed, the one whose pages were dropped is not pushed until it
  * has been read outside and is listed again.
@@ -212,22 +231,12 @@ static void test_push_only_cached(struct mount *m, gconstpointer data)
 	const char *args[] = { "-o", "cache=timeout", NULL };
 	g_autofree char *p = NULL, *warm = NULL;
 	guint64 before;
-	int cached;
-	int fd;
 
 	p = src_path(m, "cold");
-	write_random_file(p, SMALL_SIZE, 7);
 	warm = src_path(m, "warm");
 	write_random_file(warm, SMALL_SIZE, 8);
 	g_bytes_unref(read_whole(warm, 65536));
-	fd = open(p, O_RDONLY);
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(fdatasync(fd), ==, 0);
-	g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
-	cached = pagecache_all_cached(fd, SMALL_SIZE);
-	close(fd);
-	g_assert_cmpint(cached, >=, 0);
-	if (cached) {
+	if (!write_cold_file(p, 7)) {
 		g_test_skip("the backing filesystem here keeps the file's pages "
 			    "(POSIX_FADV_DONTNEED left them): cannot make it cold");
 		return;
@@ -268,16 +277,8 @@ static void test_push_backs_off(struct mount *m, gconstpointer data)
 	for (int i = 0; i < COLD_FILES; i++) {
 		g_autofree char *rel = g_strdup_printf("d/c%03d", i);
 		g_autofree char *p = src_path(m, rel);
-		int fd, cached;
 
-		write_random_file(p, SMALL_SIZE, (guint32)i + 100);
-		fd = open(p, O_RDONLY);
-		g_assert_cmpint(fd, >=, 0);
-		g_assert_cmpint(fdatasync(fd), ==, 0);
-		g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
-		cached = pagecache_all_cached(fd, SMALL_SIZE);
-		close(fd);
-		if (cached) {
+		if (!write_cold_file(p, (guint32)i + 100)) {
 			g_test_skip("the backing filesystem here keeps the files' "
 				    "pages (POSIX_FADV_DONTNEED left them)");
 			return;
