@@ -226,15 +226,15 @@ static bool choose_cache(struct mmapfs *fs)
  * reading and writing, seen first.  The splice hooks are there because
  * libfuse 3.14 gives up splicing on a session with custom I/O that has
  * none.
- */
-/*
+ *
  * A read that took a request just as the connection went down (an unmount,
  * or an abort through fusectl, racing a request in flight) fails with
  * ECONNABORTED rather than ENODEV (fuse_dev_do_read(): the request was
  * taken before its queue was shut); either way the connection is gone, and
  * libfuse ends the loop cleanly only on ENODEV (with ECONNABORTED it said
  * "reading device" and the daemon exited 1 after a clean unmount: seen
- * under ASan, test_network's kept-given-back, 1 run in 3).
+ * under ASan, test_network's kept-given-back, 1 run in 3).  The read and
+ * splice hooks report it as ENODEV.
  */
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
