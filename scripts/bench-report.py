@@ -37,7 +37,7 @@ NETWORK_RO = {"epoch-2"}
 # workload -> (what, higher is better, target kind, target)
 WORKLOADS = {
     "seq-read-cold": ("sequential read 1 MiB blocks, first open", True, "native", 0.9),
-    "seq-read-warm": ("sequential read, second open", True, "native", 0.95),
+    "seq-read-warm": ("sequential read, the next 3 opens", True, "native", 0.95),
     "rand-4k-1job": ("random 4 KiB reads, 1 job (bounded)", True, "native", 0.9),
     "rand-4k-2job": ("random 4 KiB reads, 2 jobs (bounded)", True, "native", 0.9),
     "mmap-read": ("a client's mmap of the file, read once", True, "native", 0.9),

@@ -10,7 +10,8 @@
 # -o cache=timeout) and mmapfs-push0 (-o push=0: nothing pushed into the
 # kernel's cache).  --writes runs mmapfs-writeback (-o writeback: the
 # kernel caches writes) instead of mmapfs-ro.  Every workload starts from a fresh mount, with the
-# backing files already in the page cache.  Prints a table of
+# backing files already in the page cache, and runs on every system in
+# turn before the next workload starts.  Prints a table of
 # medians with ratios to native and to the best peer, and writes CSV, the
 # table (Markdown) and a PNG chart under results/.
 #
@@ -354,13 +355,20 @@ warm_backing() {
 }
 
 # --- workloads ---------------------------------------------------------------
+# The first open of the file on a fresh mount, then the opens after it:
+# three of them, timed together (one read of a warm 1 GiB file lasts a
+# fifth of a second, where a neighbour's burst moves a single figure by
+# 10 % or more).
 seq_read() {   # sys run
-	local t0 t1 t2
+	local t0 t1 t2 i
 	t0=$(now); dd if="$dir/big" of=/dev/null bs=1M status=none || return 1
-	t1=$(now); dd if="$dir/big" of=/dev/null bs=1M status=none || return 1
+	t1=$(now)
+	for i in 1 2 3; do
+		dd if="$dir/big" of=/dev/null bs=1M status=none || return 1
+	done
 	t2=$(now)
 	record seq-read-cold "$1" "$2" "$(echo "$big_mb / ($t1 - $t0)" | bc -l)" MiB/s
-	record seq-read-warm "$1" "$2" "$(echo "$big_mb / ($t2 - $t1)" | bc -l)" MiB/s
+	record seq-read-warm "$1" "$2" "$(echo "3 * $big_mb / ($t2 - $t1)" | bc -l)" MiB/s
 }
 
 # A bounded amount of reading: rand_mb per job, warm-up included.
@@ -541,25 +549,28 @@ elif [ $writes = 1 ]; then
 else
 	echo "bench: $runs run(s); systems: $systems; results in $out"
 	describe_run
+	# Each workload runs on every system in turn before the next
+	# workload: the figures a ratio divides are taken seconds apart, not
+	# minutes (this machine's load drifts by 20 % in minutes).  A bounded
+	# random read lasts a fraction of a second, where the noise is
+	# largest: rounds of them.
 	for run in $(seq "$runs"); do
-		for sys in $systems; do
-			echo "bench: run $run: $sys"
+		echo "bench: run $run"
+		for step in seq_read rand_read mmap_read rand_sparse small_files \
+			    epochs grep_tree walk_small walk_big; do
 			warm_backing
-			measure seq_read "$sys" "$run"
-			# A bounded random read lasts a fraction of a second,
-			# where the machine's noise is largest: rounds of them.
-			for round in $(seq "$rand_rounds"); do
-				measure rand_read "$sys" "$run" 1
-				measure rand_read "$sys" "$run" 2
+			for sys in $systems; do
+				case $step in
+				rand_read)
+					for round in $(seq "$rand_rounds"); do
+						measure rand_read "$sys" "$run" 1
+						measure rand_read "$sys" "$run" 2
+					done ;;
+				walk_small) measure walk "$sys" "$run" small "$walk_small" ;;
+				walk_big) measure walk "$sys" "$run" big "$walk_big" ;;
+				*) measure "$step" "$sys" "$run" ;;
+				esac
 			done
-			measure mmap_read "$sys" "$run"
-			measure rand_sparse "$sys" "$run"
-			warm_backing
-			measure small_files "$sys" "$run"
-			measure epochs "$sys" "$run"
-			measure grep_tree "$sys" "$run"
-			measure walk "$sys" "$run" small "$walk_small"
-			measure walk "$sys" "$run" big "$walk_big"
 		done
 	done
 fi
