@@ -528,14 +528,12 @@ uint64_t inode_id(struct inode_table *t, const struct inode *node)
 	return node == t->root ? INODE_ROOT_ID : (uint64_t)(uintptr_t)node;
 }
 
-int inode_lookup(struct inode_table *t, struct inode *parent,
-		 const char *name, struct stat *st, struct inode **out)
+int inode_probe(struct inode_table *t, struct inode *parent, const char *name,
+		bool keep_fd, struct inode_probe *p)
 {
-	struct file_handle *handle = NULL;
-	struct inode *n, *unhold = NULL;
-	bool added = false;
 	int fd, pfd;
 
+	*p = (struct inode_probe){ .fd = -1 };
 	if (!name[0] || !strcmp(name, ".") || !strcmp(name, "..") ||
 	    strchr(name, '/'))
 		return -EINVAL;
@@ -548,7 +546,8 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	inode_fd_put(t, parent, pfd);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, st) < 0) {
+	/* The attributes and the handle of one file: both through fd. */
+	if (fstat(fd, &p->st) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -558,10 +557,45 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	if (t->use_handles) {
 		int mount_id;
 
-		handle = handle_of(fd, &mount_id);
-		if (handle && mount_id != t->mount_id)
-			g_clear_pointer(&handle, g_free);
+		p->handle = handle_of(fd, &mount_id);
+		if (p->handle && mount_id != t->mount_id)
+			g_clear_pointer(&p->handle, g_free);
 	}
+	if (keep_fd)
+		p->fd = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+void inode_probe_clear(struct inode_probe *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	g_clear_pointer(&p->handle, g_free);
+	p->fd = -1;
+}
+
+int inode_lookup(struct inode_table *t, struct inode *parent,
+		 const char *name, struct stat *st, struct inode **out)
+{
+	struct inode_probe p;
+	int res = inode_probe(t, parent, name, true, &p);
+
+	if (res < 0)
+		return res;
+	*st = p.st;
+	*out = inode_lookup_probed(t, parent, name, &p);
+	return 0;
+}
+
+struct inode *inode_lookup_probed(struct inode_table *t, struct inode *parent,
+				  const char *name, struct inode_probe *p)
+{
+	struct file_handle *handle = g_steal_pointer(&p->handle);
+	const struct stat *st = &p->st;
+	struct inode *n, *unhold = NULL;
+	bool added = false;
 
 	pthread_mutex_lock(&t->lock);
 	n = g_hash_table_lookup(t->nodes, &(struct devino){ st->st_dev, st->st_ino });
@@ -589,15 +623,15 @@ int inode_lookup(struct inode_table *t, struct inode *parent,
 	if (unhold)
 		inode_unhold(t, unhold);
 	/* The next lookup in a directory is likely one in this one. */
-	if (S_ISDIR(st->st_mode))
-		dir_fd_add(t, n, fd, false);
-	else
-		close(fd);
+	if (S_ISDIR(st->st_mode) && p->fd >= 0)
+		dir_fd_add(t, n, p->fd, false);
+	else if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
 	/* The caller's lookup reference keeps n alive meanwhile. */
 	if (added && t->watch.added)
 		t->watch.added(t->watch.data, n);
-	*out = n;
-	return 0;
+	return n;
 }
 
 void inode_renamed(struct inode_table *t, struct inode *dir, const char *name)

@@ -77,18 +77,27 @@ void mmapfs_reply_err(fuse_req_t req, int res)
 int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 		     struct fuse_entry_param *e)
 {
-	struct mmapfs *fs = mmapfs_of(req);
-	struct inode *node;
-	int res;
+	struct inode_probe p;
+	int res = inode_probe(mmapfs_of(req)->inodes, parent, name, true, &p);
 
 	memset(e, 0, sizeof(*e));
-	res = inode_lookup(fs->inodes, parent, name, &e->attr, &node);
 	if (res < 0)
 		return res;
+	mmapfs_entry_of_probe(req, parent, name, &p, e);
+	return 0;
+}
+
+void mmapfs_entry_of_probe(fuse_req_t req, struct inode *parent, const char *name,
+			   struct inode_probe *p, struct fuse_entry_param *e)
+{
+	struct mmapfs *fs = mmapfs_of(req);
+	struct inode *node = inode_lookup_probed(fs->inodes, parent, name, p);
+
+	memset(e, 0, sizeof(*e));
+	e->attr = p->st;
 	e->ino = inode_id(fs->inodes, node);
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
-	return 0;
 }
 
 /*
@@ -206,10 +215,27 @@ static void mmapfs_destroy(void *userdata)
 	mapcache_drop_all(fs->maps);
 }
 
+/* Whether requests of a kind change a file's data, attributes or names
+ * (mmapfs_changed()). */
+static bool changes_files(int counter)
+{
+	switch (counter) {
+	case STATS_SETATTR: case STATS_MKNOD: case STATS_MKDIR:
+	case STATS_SYMLINK: case STATS_LINK: case STATS_UNLINK:
+	case STATS_RMDIR: case STATS_RENAME: case STATS_CREATE:
+	case STATS_WRITE: case STATS_FALLOCATE: case STATS_COPY_FILE_RANGE:
+	case STATS_SETXATTR: case STATS_REMOVEXATTR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * Every handler is entered through a wrapper that counts the request and
- * the time its handler took (see stats.h).  The mount's state is taken
- * before the call: after the reply the request is gone.
+ * the time its handler took (see stats.h), and, once it has run, the
+ * change it made (mmapfs_changed()).  The mount's state is taken before
+ * the call: after the reply the request is gone.
  */
 #define TIMED(counter, handler, params, args)                           \
 	static void timed_##handler params                              \
@@ -218,6 +244,8 @@ static void mmapfs_destroy(void *userdata)
 		guint64 start = stats_now_ns();                         \
 									\
 		mmapfs_op_##handler args;                               \
+		if (changes_files(STATS_##counter))                     \
+			mmapfs_changed(fs);                             \
 		stats_op_done(&fs->stats, STATS_##counter, start);      \
 	}
 #define TIMED_OP(counter, name, handler, params, args) \

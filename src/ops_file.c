@@ -259,16 +259,20 @@ static void truncated_by_caller(fuse_req_t req, int fd)
 static void finish_open(fuse_req_t req, struct inode *node, int fd,
 			struct fuse_file_info *fi)
 {
+	struct mmapfs *fs = mmapfs_of(req);
 	int res;
 
 	if (fd >= 0 && (fi->flags & O_TRUNC) && S_ISREG(node->type))
 		truncated_by_caller(req, fd);
-	res = fd < 0 ? fd : open_file_new(mmapfs_of(req), node, fd, fi);
+	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
 
 	if (res < 0)
 		mmapfs_reply_err(req, res);
 	else
 		reply_open(req, fi, NULL);
+	/* An OPEN changes nothing, but for this. */
+	if (fi->flags & O_TRUNC)
+		mmapfs_changed(fs);
 }
 
 /* An open that waits for another process's lease to break (deferred.h). */
@@ -408,9 +412,11 @@ static bool create_now(struct creating *c)
 static void create_waiting(void *data)
 {
 	struct creating *c = data;
+	struct mmapfs *fs = mmapfs_of(c->req);
 
 	c->nonblock = 0;
 	create_now(c);
+	mmapfs_changed(fs);     /* after the request's own wrapper */
 	g_free((char *)c->name);
 	g_free(c);
 }

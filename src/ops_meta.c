@@ -259,9 +259,11 @@ static bool setattr_now(struct setting *s)
 static void setattr_waiting(void *data)
 {
 	struct setting *s = data;
+	struct mmapfs *fs = mmapfs_of(s->req);
 
 	s->nonblock = 0;
 	setattr_now(s);
+	mmapfs_changed(fs);     /* after the request's own wrapper */
 	g_free(s);
 }
 

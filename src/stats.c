@@ -91,6 +91,7 @@ void stats_read(struct stats *s, struct stats_snapshot *out)
 	out->bytes_from_pread = load(&s->bytes_from_pread);
 	out->bytes_written = load(&s->bytes_written);
 	out->reopens_kept = load(&s->reopens_kept);
+	out->lookups_ahead = load(&s->lookups_ahead);
 }
 
 /* The upper bound, in microseconds, of the bucket holding quantile q. */
@@ -153,6 +154,7 @@ static unsigned scalars(const struct stats_snapshot *s, struct scalar *out)
 	ADD("max_mapped", m->max_mapped);
 	ADD("kept_fds", s->kept_fds);
 	ADD("reopens_kept", s->reopens_kept);
+	ADD("lookups_ahead", s->lookups_ahead);
 	ADD("sigbus_recovered", s->sigbus_recovered);
 	ADD("inodes", s->inodes);
 	ADD("dir_fds", s->dir_fds);

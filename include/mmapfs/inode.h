@@ -128,6 +128,42 @@ uint64_t inode_id(struct inode_table *t, const struct inode *node);
 int inode_lookup(struct inode_table *t, struct inode *parent,
 		 const char *name, struct stat *st, struct inode **out);
 
+/*
+ * inode_lookup() in two halves, for a lookup made ahead of the request
+ * that needs it (a listing read ahead, ops_dir.c): what the source says of
+ * one name, taken without touching the table, and its entry into the
+ * table later.
+ */
+struct inode_probe {
+	struct stat st;              /* the file's attributes */
+	struct file_handle *handle;  /* its handle, or NULL (none, or not of
+				      * the root's mount) */
+	int fd;                      /* an O_PATH descriptor of it, or -1 */
+};
+
+/*
+ * Fills *p from parent's entry name, as inode_lookup() would see it; with
+ * keep_fd, p keeps the file's O_PATH descriptor (a directory's is then
+ * cached by inode_lookup_probed()).  Returns 0, or a negative errno with
+ * nothing held.  Touches no node's lookup count: p may be dropped with
+ * inode_probe_clear() and nothing is owed.
+ */
+int inode_probe(struct inode_table *t, struct inode *parent, const char *name,
+		bool keep_fd, struct inode_probe *p);
+
+/* Gives back what a successful inode_probe() holds. */
+void inode_probe_clear(struct inode_probe *p);
+
+/*
+ * The second half: the node p found for name in parent, its lookup count
+ * raised by one, as inode_lookup() returns it.  Takes what p holds (p->st
+ * stays).  However old p is, the table stays consistent (an inode number
+ * found with another handle is another file); whether its attributes are
+ * still true is the caller's to judge.
+ */
+struct inode *inode_lookup_probed(struct inode_table *t, struct inode *parent,
+				  const char *name, struct inode_probe *p);
+
 /* Lowers a node's lookup count by n; frees it at zero (never the root). */
 void inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
 

@@ -67,6 +67,7 @@ struct mmapfs {
 					      * that wait on a lease; set
 					      * before the loop starts */
 	struct stats stats;                  /* atomic counters */
+	guint64 changes;                     /* atomic: mmapfs_changed() */
 	/*
 	 * Set by mmapfs_init() (before any other request) on a read-only
 	 * mount: opens of files are answered ENOSYS, after which the kernel
@@ -208,6 +209,29 @@ bool mmapfs_shed_descriptors(struct mmapfs *fs);
  */
 int mmapfs_do_lookup(fuse_req_t req, struct inode *parent, const char *name,
 		     struct fuse_entry_param *e);
+
+/* The same from a lookup made ahead (inode_probe(), whose contents it
+ * takes): cannot fail. */
+void mmapfs_entry_of_probe(fuse_req_t req, struct inode *parent, const char *name,
+			   struct inode_probe *p, struct fuse_entry_param *e);
+
+/*
+ * Counts a change made through the mount (to any file's data, attributes
+ * or names), once it is made: a lookup made ahead before it may be stale
+ * (ops_dir.c).  The request wrapper (ops.c) counts every request of a
+ * kind that changes something; a handler whose change completes later
+ * (on the deferred pool) or is not of its kind (an open with O_TRUNC)
+ * counts it itself.
+ */
+static inline void mmapfs_changed(struct mmapfs *fs)
+{
+	__atomic_add_fetch(&fs->changes, 1, __ATOMIC_RELEASE);
+}
+
+static inline guint64 mmapfs_changes(struct mmapfs *fs)
+{
+	return __atomic_load_n(&fs->changes, __ATOMIC_ACQUIRE);
+}
 
 /*
  * The backing descriptor of a file the kernel opened (ops_file.c), or -1

@@ -65,6 +65,8 @@ struct stats {
 	guint64 bytes_from_pread;   /* ... and with pread */
 	guint64 bytes_written;
 	guint64 reopens_kept;       /* opens given a mapping's kept descriptor */
+	guint64 lookups_ahead;      /* listed entries sent with a lookup made
+				     * ahead (ops_dir.c) */
 	gint64 started_us;          /* g_get_monotonic_time() at mount */
 };
 
@@ -94,7 +96,7 @@ struct stats_snapshot {
 	int pid;                    /* the daemon's */
 	const char *source;         /* its SOURCE */
 	guint64 bytes_from_maps, bytes_from_pread, bytes_written;
-	guint64 reopens_kept;
+	guint64 reopens_kept, lookups_ahead;
 	unsigned kept_fds;          /* descriptors the fdcache keeps now */
 	struct mapcache_stats maps;
 	guint64 sigbus_recovered;

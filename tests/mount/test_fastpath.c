@@ -16,13 +16,19 @@
  *     stops checking for a while, until a small file's read misses;
  *   - readdirplus=always: a stat of each entry after a names-only listing
  *     needs no LOOKUP; readdirplus=off: one LOOKUP each;
+ *   - a walk's listing is read ahead (lookups_ahead counts the entries sent
+ *     from lookups made ahead; none with readdirplus=off), with every
+ *     entry's attributes right; a change made through the mount while a
+ *     listing is read ahead is what the listing's later entries show;
  *   - readahead: the mount's window is 1 MiB (its bdi knob says so), and an
  *     8 MiB file read once comes in at most 16 READs; readahead=0 leaves
  *     the kernel's 128 KiB, and 64 READs or more.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -367,6 +373,138 @@ static void test_readdirplus(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+#define N_LISTED 2000
+
+/* Files of N_LISTED sizes (0 to N_LISTED - 1 bytes) in SOURCE/d. */
+static void make_listed_files(const struct mount *m)
+{
+	g_autofree char *d = src_path(m, "d");
+
+	g_assert_cmpint(mkdir(d, 0755), ==, 0);
+	for (unsigned i = 0; i < N_LISTED; i++) {
+		g_autofree char *p = g_strdup_printf("%s/f%04u", d, i);
+		int fd = open(p, O_WRONLY | O_CREAT, 0644);
+
+		g_assert_cmpint(fd, >=, 0);
+		g_assert_cmpint(ftruncate(fd, i), ==, 0);
+		close(fd);
+	}
+}
+
+struct ahead_case {
+	const char *args;
+	gboolean ahead;     /* lookups made ahead expected */
+};
+
+/* A walk: each entry listed is stat-ed, as find does. */
+static void test_listing_ahead(struct mount *m, gconstpointer data)
+{
+	const struct ahead_case *c = data;
+	const char *args[] = { "-o", c->args, NULL };
+	g_autofree char *d = NULL;
+	struct dirent *de;
+	unsigned seen = 0;
+	guint64 ahead;
+	DIR *dp;
+
+	make_listed_files(m);
+	mount_start(m, args);
+	d = mnt_path(m, "d");
+	dp = opendir(d);
+	g_assert_nonnull(dp);
+	while ((de = readdir(dp))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		g_assert_cmpint(fstatat(dirfd(dp), de->d_name, &st,
+					AT_SYMLINK_NOFOLLOW), ==, 0);
+		g_assert_cmpint(st.st_size, ==, atoi(de->d_name + 1));
+		seen++;
+	}
+	closedir(dp);
+	g_assert_cmpuint(seen, ==, N_LISTED);
+	ahead = mount_stat(m, "lookups_ahead");
+	g_test_message("%s: %" G_GUINT64_FORMAT " of %u entries sent from "
+		       "lookups made ahead, %" G_GUINT64_FORMAT " READDIRPLUS",
+		       c->args, ahead, N_LISTED,
+		       mount_stat(m, "op.readdirplus.requests"));
+	if (c->ahead)
+		g_assert_cmpuint(ahead, >=, N_LISTED / 2);
+	else
+		g_assert_cmpuint(ahead, ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* One getdents64 call of 4 KiB: the kernel asks for as much. */
+static long list_some(int fd, GHashTable *listed)
+{
+	char buf[4096];
+	long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+
+	g_assert_cmpint(n, >=, 0);
+	for (long at = 0; at < n;) {
+		struct dirent64 *de = (struct dirent64 *)(buf + at);
+
+		g_hash_table_add(listed, g_strdup(de->d_name));
+		at += de->d_reclen;
+	}
+	return n;
+}
+
+static void test_listing_ahead_stale(struct mount *m, gconstpointer data)
+{
+	g_autoptr(GHashTable) listed = g_hash_table_new_full(g_str_hash, g_str_equal,
+							     g_free, NULL);
+	g_autofree char *d = NULL;
+	unsigned changed = 0, wrong = 0;
+	int fd;
+
+	make_listed_files(m);
+	mount_start(m, NULL);
+	d = mnt_path(m, "d");
+	fd = open(d, O_RDONLY | O_DIRECTORY);
+	g_assert_cmpint(fd, >=, 0);
+	/* Two requests: after the second reply the daemon reads ahead. */
+	g_assert_cmpint(list_some(fd, listed), >, 0);
+	g_assert_cmpint(list_some(fd, listed), >, 0);
+	/* Time for the read-ahead to be made before the changes (without
+	 * which the changes could not be missed). */
+	g_usleep(50 * 1000);
+	for (unsigned i = 0; i < N_LISTED; i++) {
+		g_autofree char *name = g_strdup_printf("f%04u", i);
+		g_autofree char *p = g_strdup_printf("%s/%s", d, name);
+
+		if (g_hash_table_contains(listed, name))
+			continue;
+		g_assert_cmpint(chmod(p, 0600), ==, 0);
+		changed++;
+	}
+	while (list_some(fd, listed) > 0)
+		;
+	close(fd);
+	g_assert_cmpuint(g_hash_table_size(listed), ==, N_LISTED + 2);
+	g_assert_cmpuint(changed, >, 0);
+	/* Every file as it is now: the listing's later entries must not
+	 * carry the modes seen ahead of the chmods. */
+	for (unsigned i = 0; i < N_LISTED; i++) {
+		g_autofree char *s = g_strdup_printf("%s/f%04u", d, i);
+		g_autofree char *b = src_path(m, s + strlen(m->mnt) + 1);
+		struct stat sm, sb;
+
+		g_assert_cmpint(lstat(s, &sm), ==, 0);
+		g_assert_cmpint(lstat(b, &sb), ==, 0);
+		if (sm.st_mode != sb.st_mode)
+			wrong++;
+	}
+	g_test_message("%u files changed while the listing was read ahead, "
+		       "%u show a stale mode; %" G_GUINT64_FORMAT " lookups "
+		       "made ahead sent", changed, wrong,
+		       mount_stat(m, "lookups_ahead"));
+	g_assert_cmpuint(wrong, ==, 0);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 struct ra_case {
 	const char *args;
 	unsigned kb;            /* the window expected */
@@ -437,6 +575,10 @@ int main(int argc, char **argv)
 		{ "readahead=1M,passthrough=off", 1024 },
 		{ "readahead=0,passthrough=off", 128 },
 	};
+	static const struct ahead_case aheads[] = {
+		{ "cache=watched", TRUE },
+		{ "readdirplus=off", FALSE },
+	};
 	static const struct plus_case plus[] = {
 		{ "readdirplus=always", FALSE },
 		{ "readdirplus=off", TRUE },
@@ -461,6 +603,13 @@ int main(int argc, char **argv)
 
 		MOUNT_TEST(path, test_readdirplus, &plus[i]);
 	}
+	for (size_t i = 0; i < G_N_ELEMENTS(aheads); i++) {
+		g_autofree char *path = g_strdup_printf("/fastpath/listing-ahead/%s",
+							aheads[i].args);
+
+		MOUNT_TEST(path, test_listing_ahead, &aheads[i]);
+	}
+	MOUNT_TEST("/fastpath/listing-ahead-stale", test_listing_ahead_stale, NULL);
 	for (size_t i = 0; i < G_N_ELEMENTS(ra); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", ra[i].args);
 
