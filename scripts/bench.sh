@@ -522,13 +522,14 @@ if [ $network = 1 ]; then
 	describe_run
 	echo "network: sshfs to an sshd on 127.0.0.1 (port $port); mmapfs options: $mmapfs_opts" >> "$out/machine.txt"
 	for run in $(seq "$runs"); do
-		for sys in $systems; do
-			echo "bench: run $run: $sys"
-			# The server's files in its page cache: the network is
-			# what is measured.
-			find "$src" -type f -print0 | xargs -0 cat > /dev/null
-			measure epochs "$sys" "$run"
-			measure grep_tree "$sys" "$run"
+		echo "bench: run $run"
+		for workload in epochs grep_tree; do
+			for sys in $systems; do
+				# The server's files in its page cache: the
+				# network is what is measured.
+				find "$src" -type f -print0 | xargs -0 cat > /dev/null
+				measure "$workload" "$sys" "$run"
+			done
 		done
 	done
 elif [ $writes = 1 ]; then
@@ -536,9 +537,9 @@ elif [ $writes = 1 ]; then
 	fresh_backing
 	describe_run
 	for run in $(seq "$runs"); do
-		for sys in $systems; do
-			echo "bench: run $run: $sys"
-			for workload in tar_x dd_4k git_commit; do
+		echo "bench: run $run"
+		for workload in tar_x dd_4k git_commit; do
+			for sys in $systems; do
 				fresh_backing
 				measure "$workload" "$sys" "$run"
 			done
@@ -549,11 +550,11 @@ elif [ $writes = 1 ]; then
 else
 	echo "bench: $runs run(s); systems: $systems; results in $out"
 	describe_run
-	# Each workload runs on every system in turn before the next
-	# workload: the figures a ratio divides are taken seconds apart, not
-	# minutes (this machine's load drifts by 20 % in minutes).  A bounded
-	# random read lasts a fraction of a second, where the noise is
-	# largest: rounds of them.
+	# As in the other modes, each workload runs on every system in turn
+	# before the next workload: the figures a ratio divides are taken
+	# seconds apart, not minutes (this machine's load drifts by 20 % in
+	# minutes).  A bounded random read lasts a fraction of a second,
+	# where the noise is largest: rounds of them.
 	for run in $(seq "$runs"); do
 		echo "bench: run $run"
 		for step in seq_read rand_read mmap_read rand_sparse small_files \
