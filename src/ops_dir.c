@@ -53,10 +53,12 @@ struct dir_entry {
 	bool probed;                /* looked up ahead: probe_err, probe */
 	int probe_err;              /* 0, or what that lookup got */
 	struct inode_probe probe;   /* held when probed and probe_err is 0 */
+	const char *name;           /* short, or a longer one (a FUSE source
+				     * may list names of up to 1024 bytes) */
 	/* Of one size whatever the name's length: entries come and go
 	 * between a walk's long-lived nodes, and chunks of mixed sizes left
 	 * holes that grew a 1,000,000-entry walk's daemon by 7 MB. */
-	char name[NAME_MAX + 1];
+	char short_name[NAME_MAX + 1];
 };
 
 struct dir_handle {
@@ -76,6 +78,8 @@ static void dir_entry_free(struct dir_entry *ent)
 {
 	if (ent->probed && !ent->probe_err)
 		inode_probe_clear(&ent->probe);
+	if (ent->name != ent->short_name)
+		g_free((char *)ent->name);
 	g_free(ent);
 }
 
@@ -188,15 +192,16 @@ static struct dir_entry *read_entry(struct dir_handle *d)
 	if (!de)
 		return NULL;
 	len = strlen(de->d_name);
-	if (len > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
 	ent = g_new0(struct dir_entry, 1);
 	ent->off = de->d_off;
 	ent->ino = de->d_ino;
 	ent->type = de->d_type;
-	memcpy(ent->name, de->d_name, len + 1);
+	if (len < sizeof(ent->short_name)) {
+		memcpy(ent->short_name, de->d_name, len + 1);
+		ent->name = ent->short_name;
+	} else {
+		ent->name = g_strdup(de->d_name);
+	}
 	g_queue_push_tail(&d->ahead, ent);
 	return ent;
 }
