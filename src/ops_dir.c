@@ -74,10 +74,17 @@ struct dir_handle {
 	gint64 probed_at;        /* and the monotonic time, in us */
 };
 
-static void dir_entry_free(struct dir_entry *ent)
+/* Forgets ent's lookup made ahead, if any. */
+static void dir_entry_unprobe(struct dir_entry *ent)
 {
 	if (ent->probed && !ent->probe_err)
 		inode_probe_clear(&ent->probe);
+	ent->probed = false;
+}
+
+static void dir_entry_free(struct dir_entry *ent)
+{
+	dir_entry_unprobe(ent);
 	if (ent->name != ent->short_name)
 		g_free((char *)ent->name);
 	g_free(ent);
@@ -260,9 +267,7 @@ static ssize_t add_entry(fuse_req_t req, struct inode *dir, bool plus,
 			mmapfs_entry_of_probe(req, dir, ent->name, &ent->probe, &e);
 		stats_add(&fs->stats.lookups_ahead, 1);
 	} else {
-		if (ent->probed && !ent->probe_err)
-			inode_probe_clear(&ent->probe);
-		ent->probed = false;
+		dir_entry_unprobe(ent);
 		res = mmapfs_do_lookup(req, dir, ent->name, &e);
 	}
 	if (res < 0)
@@ -295,8 +300,7 @@ static void read_ahead(struct mmapfs *fs, struct dir_handle *d, size_t count)
 			if (!ent)
 				return;
 		}
-		if (ent->probed && !ent->probe_err)
-			inode_probe_clear(&ent->probe);
+		dir_entry_unprobe(ent);
 		ent->probed = !is_dot_or_dotdot(ent->name);
 		if (ent->probed)
 			ent->probe_err = inode_probe(fs->inodes, d->node, ent->name,
