@@ -13,10 +13,12 @@
  * kernel and the program work through the reply, so that a walk's lookups
  * and its program's work overlap (two CPUs instead of one taking turns).
  * The next request takes those lookups only if nothing was changed
- * through the mount since they were made (mmapfs_changed()) and they are
- * younger than AHEAD_FRESH_US; else it looks the entries up again.  (A
- * change made outside the mount is the watcher's: it invalidates what the
- * kernel was told, whenever that was.)  With readdirplus=adaptive, `ls`,
+ * since they were made, through the mount or outside it as the watcher
+ * tells the kernel (mmapfs_changes()), and they are younger than
+ * AHEAD_FRESH_US; else it looks the entries up again.  (An invalidation
+ * the kernel gets after it sent the request makes it drop what the reply
+ * says of that inode: its attribute version moved.)  With
+ * readdirplus=adaptive, `ls`,
  * whose kernel asks for plain READDIR after the first request, never
  * pays for a lookup made ahead.
  * The kernel sends one readdir at a time on an open directory, but its

@@ -56,6 +56,9 @@ struct watcher {
 	gint warned;                /* (atomic) a mark failed once */
 
 	guint64 handled, own;       /* (atomic) events acted upon, skipped */
+	guint64 changes;            /* (atomic) raised before an event's, or
+				     * an overflow's, invalidations are sent:
+				     * watcher_changes() */
 	bool sweep;                 /* the watcher thread's: a name went */
 	/* The watcher thread's, for the batch read last: events about
 	 * changes from outside, about the daemon's own (told by pid, or,
@@ -335,6 +338,7 @@ static void handle_event(struct watcher *w, const struct devino *dir_id,
 
 	if (!dir)
 		return;         /* the kernel forgot it: it caches nothing */
+	__atomic_fetch_add(&w->changes, 1, __ATOMIC_RELEASE);
 	if (!w->replaying)
 		__atomic_fetch_add(&w->handled, 1, __ATOMIC_RELAXED);
 	w->batch_outside++;
@@ -393,6 +397,7 @@ static void on_overflow(void *data)
 
 	log_warn("%s: events were lost: invalidating all %u known inodes",
 		 watcher_name(w), all->len);
+	__atomic_fetch_add(&w->changes, 1, __ATOMIC_RELEASE);
 	mapcache_drop_all(w->maps);
 	for (guint i = 0; i < all->len; i++) {
 		struct inode *node = all->pdata[i];
@@ -639,6 +644,11 @@ void watcher_free(struct watcher *w)
 	pthread_mutex_destroy(&w->lock);
 	w->backend->close(w->fd, w->state);        /* removes every mark */
 	g_free(w);
+}
+
+guint64 watcher_changes(struct watcher *w)
+{
+	return __atomic_load_n(&w->changes, __ATOMIC_ACQUIRE);
 }
 
 void watcher_counts(struct watcher *w, guint64 *handled, guint64 *own)

@@ -221,7 +221,10 @@ void mmapfs_entry_of_probe(fuse_req_t req, struct inode *parent, const char *nam
  * (ops_dir.c).  The request wrapper (ops.c) counts every request of a
  * kind that changes something; a handler whose change completes later
  * (on the deferred pool) or is not of its kind (an open with O_TRUNC)
- * counts it itself.
+ * counts it itself.  mmapfs_changes() adds the watcher's count of
+ * outside changes (watcher_changes(), raised before it invalidates): a
+ * lookup made before either moved may hold what the kernel was since
+ * told to forget.
  */
 static inline void mmapfs_changed(struct mmapfs *fs)
 {
@@ -230,7 +233,8 @@ static inline void mmapfs_changed(struct mmapfs *fs)
 
 static inline guint64 mmapfs_changes(struct mmapfs *fs)
 {
-	return __atomic_load_n(&fs->changes, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&fs->changes, __ATOMIC_ACQUIRE) +
+	       (fs->watcher ? watcher_changes(fs->watcher) : 0);
 }
 
 /*

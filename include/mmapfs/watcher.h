@@ -92,6 +92,13 @@ void watcher_start(struct watcher *w, struct fuse_session *se,
  */
 void watcher_free(struct watcher *w);
 
+/*
+ * A count raised before each outside change is told to the kernel (the
+ * invalidations of one event, or of an overflow): what the daemon learnt
+ * of the source before a moment may be stale if it moved since.
+ */
+guint64 watcher_changes(struct watcher *w);
+
 /* Events acted upon, and events skipped as the daemon's own, so far. */
 void watcher_counts(struct watcher *w, guint64 *handled, guint64 *own);
 
