@@ -18,8 +18,9 @@
  *     needs no LOOKUP; readdirplus=off: one LOOKUP each;
  *   - a walk's listing is read ahead (lookups_ahead counts the entries sent
  *     from lookups made ahead; none with readdirplus=off), with every
- *     entry's attributes right; a change made through the mount while a
- *     listing is read ahead is what the listing's later entries show;
+ *     entry's attributes right; a change made through the mount, or in
+ *     SOURCE, while a listing is read ahead is what the listing's later
+ *     entries show;
  *   - readahead: the mount's window is 1 MiB (its bdi knob says so), and an
  *     8 MiB file read once comes in at most 16 READs; readahead=0 leaves
  *     the kernel's 128 KiB, and 64 READs or more.
@@ -452,8 +453,11 @@ static long list_some(int fd, GHashTable *listed)
 	return n;
 }
 
+/* data: TRUE for changes made in SOURCE (the watcher's), FALSE for
+ * changes made through the mount. */
 static void test_listing_ahead_stale(struct mount *m, gconstpointer data)
 {
+	const gboolean outside = GPOINTER_TO_INT(data);
 	g_autoptr(GHashTable) listed = g_hash_table_new_full(g_str_hash, g_str_equal,
 							     g_free, NULL);
 	g_autofree char *d = NULL;
@@ -477,9 +481,19 @@ static void test_listing_ahead_stale(struct mount *m, gconstpointer data)
 
 		if (g_hash_table_contains(listed, name))
 			continue;
-		g_assert_cmpint(chmod(p, 0600), ==, 0);
+		if (outside) {
+			g_autofree char *rel = g_strdup_printf("d/%s", name);
+			g_autofree char *b = src_path(m, rel);
+
+			g_assert_cmpint(chmod(b, 0600), ==, 0);
+		} else {
+			g_assert_cmpint(chmod(p, 0600), ==, 0);
+		}
 		changed++;
 	}
+	/* Time for the watcher to hear of the changes made outside. */
+	if (outside)
+		g_usleep(50 * 1000);
 	while (list_some(fd, listed) > 0)
 		;
 	close(fd);
@@ -497,9 +511,10 @@ static void test_listing_ahead_stale(struct mount *m, gconstpointer data)
 		if (sm.st_mode != sb.st_mode)
 			wrong++;
 	}
-	g_test_message("%u files changed while the listing was read ahead, "
+	g_test_message("%u files changed %s while the listing was read ahead, "
 		       "%u show a stale mode; %" G_GUINT64_FORMAT " lookups "
-		       "made ahead sent", changed, wrong,
+		       "made ahead sent", changed,
+		       outside ? "in SOURCE" : "through the mount", wrong,
 		       mount_stat(m, "lookups_ahead"));
 	g_assert_cmpuint(wrong, ==, 0);
 	g_assert_cmpint(mount_stop(m), ==, 0);
@@ -609,7 +624,10 @@ int main(int argc, char **argv)
 
 		MOUNT_TEST(path, test_listing_ahead, &aheads[i]);
 	}
-	MOUNT_TEST("/fastpath/listing-ahead-stale", test_listing_ahead_stale, NULL);
+	MOUNT_TEST("/fastpath/listing-ahead-stale", test_listing_ahead_stale,
+		   GINT_TO_POINTER(FALSE));
+	MOUNT_TEST("/fastpath/listing-ahead-stale-outside", test_listing_ahead_stale,
+		   GINT_TO_POINTER(TRUE));
 	for (size_t i = 0; i < G_N_ELEMENTS(ra); i++) {
 		g_autofree char *path = g_strdup_printf("/fastpath/%s", ra[i].args);
 
