@@ -289,6 +289,8 @@ static bool mount_session(struct fuse_session *se, struct mmapfs *fs)
 			 g_strerror(-res));
 		g_clear_pointer(&fs->passthrough, passthrough_free);
 		g_clear_pointer(&fs->initext, initext_free);
+	} else if (fs->passthrough) {
+		passthrough_set_device(fs->passthrough, fuse_session_fd(se));
 	}
 	log_info("mounted '%s' on '%s' (max_maps=%u, max_mapped=%" G_GUINT64_FORMAT ")",
 		 opts->source, opts->mountpoint, opts->max_maps, opts->max_mapped);

@@ -53,7 +53,8 @@ struct pt_node {
 struct passthrough {
 	enum mmapfs_passthrough asked;          /* immutable */
 	gint mode;              /* enum mmapfs_passthrough in force (atomic) */
-	int dev_fd;             /* the device, for the ioctls; set at INIT */
+	int dev_fd;             /* the device, for the ioctls; set before
+				 * the loop starts (passthrough_set_device) */
 
 	pthread_mutex_t lock;
 	GHashTable *nodes;      /* struct inode * -> struct pt_node; protected
@@ -102,13 +103,17 @@ static const char *mode_name(enum mmapfs_passthrough m)
 		 G_STRINGIFY(MMAPFS_PT_AUTO_MIN_KIB) " KiB when opened,";
 }
 
+void passthrough_set_device(struct passthrough *pt, int dev_fd)
+{
+	pt->dev_fd = dev_fd;
+}
+
 void passthrough_replied(void *data, int dev_fd)
 {
 	struct passthrough *pt = data;
 	enum mmapfs_passthrough mode = g_atomic_int_get(&pt->mode);
 	int res;
 
-	pt->dev_fd = dev_fd;
 	if (mode == MMAPFS_PT_OFF)
 		return;
 	res = probe(dev_fd);

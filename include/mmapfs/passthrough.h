@@ -31,10 +31,14 @@
  * cached pages of the file when it opens it.  GETATTR, FLUSH, FSYNC and
  * SETATTR still come to the daemon.
  *
- * Threads: passthrough_replied() runs on the loop thread that wrote INIT's
- * reply, before any open; passthrough_open() and _release() on the
- * handlers'.  pt->lock guards the per-inode table and is taken alone (the
- * lock rules of ops.h); no reply is sent under it.
+ * Threads: passthrough_set_device() is called before the loop starts;
+ * passthrough_replied() runs on the loop thread that wrote INIT's reply,
+ * and the kernel may send opens to other loop threads before it has
+ * returned: those register their backing files with the device already
+ * (a kernel that refused passthrough refuses them with EPERM, and they are
+ * served cached).  passthrough_open() and _release() run on the handlers'.
+ * pt->lock guards the per-inode table and is taken alone (the lock rules
+ * of ops.h); no reply is sent under it.
  */
 #ifndef MMAPFS_PASSTHROUGH_H
 #define MMAPFS_PASSTHROUGH_H
@@ -71,12 +75,17 @@ void passthrough_free(struct passthrough *pt);
  */
 void passthrough_negotiate(struct passthrough *pt, enum mmapfs_passthrough mode);
 
+/* The session's device (fuse_session_fd()), for the ioctls: once, before
+ * the loop reads INIT.  Without it no open is handed over. */
+void passthrough_set_device(struct passthrough *pt, int dev_fd);
+
 /* initext_ask()'s function: data is the struct passthrough. */
 void passthrough_replied(void *data, int dev_fd);
 
 /*
  * The mode in force: what was negotiated, or MMAPFS_PT_OFF if the kernel
- * refused it at INIT.  Set before the first open; fixed after.
+ * refused it at INIT.  Set before the first open; turned off at most once,
+ * by passthrough_replied(), possibly while the first opens are handled.
  */
 enum mmapfs_passthrough passthrough_mode(const struct passthrough *pt);
 
@@ -92,7 +101,7 @@ enum mmapfs_passthrough passthrough_mode(const struct passthrough *pt);
  * passthrough when node has passthrough opens already, and the reverse.
  * A registration the kernel refuses makes the open cached, logged once by
  * reason.  With the mode off, nothing is counted and 0 is returned (the
- * mode is set once, at INIT, and passthrough_release() of a node never
+ * mode only ever turns off, and passthrough_release() of a node never
  * counted does nothing).
  */
 int passthrough_open(struct passthrough *pt, struct inode *node, int fd,
