@@ -11,15 +11,29 @@
 
 #include "mmapfs/filedata.h"
 
+/* data_gen's top bit: the file is read with pread only. */
+#define READ_BY_FD 0x80000000u
+
+/* Bumps the generation, in the low 31 bits of data_gen, keeping the flag. */
+static void bump_gen(struct inode *node)
+{
+	guint32 was = __atomic_load_n(&node->data_gen, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&node->data_gen, &was,
+					    (was & READ_BY_FD) | ((was + 1) & ~READ_BY_FD),
+					    true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
 void filedata_writer_open(struct inode *node)
 {
 	g_atomic_int_inc(&node->writers);
-	g_atomic_int_inc(&node->data_gen);
+	bump_gen(node);
 }
 
 void filedata_writer_close(struct inode *node)
 {
-	g_atomic_int_inc(&node->data_gen);
+	bump_gen(node);
 	g_atomic_int_add(&node->writers, -1);
 }
 
@@ -30,7 +44,7 @@ bool filedata_has_writers(const struct inode *node)
 
 void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks)
 {
-	g_atomic_int_inc(&node->data_gen);
+	bump_gen(node);
 	if (shrinks)
 		mapcache_invalidate(maps, &node->id);
 }
@@ -79,7 +93,7 @@ void filedata_sweep_gone(struct mapcache *maps, struct inode_table *inodes)
 bool filedata_changed_outside(struct mapcache *maps, struct inode *node,
 			      const struct stat *st)
 {
-	g_atomic_int_inc(&node->data_gen);
+	bump_gen(node);
 	/* Shrunk behind a mapping: from now on this file is read with pread,
 	 * which races with truncation as natively as can be (a read from the
 	 * mapping could meet a page gone, and the kernel would answer EIO). */
@@ -101,12 +115,13 @@ void filedata_shrank_during_reply(struct mapcache *maps, struct mapcache_map *m)
 
 bool filedata_use_pread(struct inode *node)
 {
-	return !g_atomic_int_exchange(&node->read_by_fd, 1);
+	return !(__atomic_fetch_or(&node->data_gen, READ_BY_FD, __ATOMIC_SEQ_CST) &
+		 READ_BY_FD);
 }
 
 bool filedata_reads_by_pread(const struct inode *node)
 {
-	return g_atomic_int_get(&node->read_by_fd) != 0;
+	return (__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST) & READ_BY_FD) != 0;
 }
 
 bool filedata_opened(struct mapcache *maps, struct inode *node,
@@ -127,7 +142,7 @@ bool filedata_opened(struct mapcache *maps, struct inode *node,
 
 int filedata_generation(const struct inode *node)
 {
-	return g_atomic_int_get(&node->data_gen);
+	return (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST);
 }
 
 /* Whether node's file, as the table reaches it now (*now), is as kept. */
@@ -154,7 +169,7 @@ static struct fdcache_fd *take_kept(struct fdcache *fds, struct inode_table *ino
 				    struct inode *node, struct fdcache_ident *id,
 				    int *gen)
 {
-	*gen = g_atomic_int_get(&node->data_gen);
+	*gen = (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST);
 	if (filedata_has_writers(node) || filedata_reads_by_pread(node) ||
 	    !inode_is_current(inodes, node))
 		return NULL;
@@ -184,7 +199,7 @@ struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 		id.st = now;
 	}
 	/* A change that began meanwhile was not seen by the checks above. */
-	if (filedata_has_writers(node) || g_atomic_int_get(&node->data_gen) != gen) {
+	if (filedata_has_writers(node) || (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST) != gen) {
 		fdcache_fd_unref(kfd);
 		return NULL;
 	}
@@ -225,14 +240,44 @@ void filedata_pushed_whole(struct inode *node, const struct stat *st)
 	__atomic_store_n(&node->data_stamp, inode_data_stamp(st), __ATOMIC_RELAXED);
 }
 
+/* A size as kernel_size keeps it: UINT32_MAX for 4 GiB and more. */
+static guint32 size_word(off_t size)
+{
+	return size <= 0 ? 0 : size >= UINT32_MAX ? UINT32_MAX : (guint32)size;
+}
+
+void filedata_kernel_sized(struct inode *node, off_t size)
+{
+	__atomic_store_n(&node->kernel_size, size_word(size), __ATOMIC_RELAXED);
+}
+
+void filedata_kernel_grew(struct inode *node, off_t end)
+{
+	guint32 want = size_word(end);
+	guint32 was = __atomic_load_n(&node->kernel_size, __ATOMIC_RELAXED);
+
+	while (want > was &&
+	       !__atomic_compare_exchange_n(&node->kernel_size, &was, want, true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+bool filedata_kernel_lacks(const struct inode *node, off_t size)
+{
+	guint32 k = __atomic_load_n(&node->kernel_size, __ATOMIC_RELAXED);
+
+	/* Past 4 GiB nothing is known: the caller stores, as it always may. */
+	return k == UINT32_MAX || size_word(size) > k;
+}
+
 bool filedata_push_begin(const struct inode *node, int *gen)
 {
-	*gen = g_atomic_int_get(&node->data_gen);
+	*gen = (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST);
 	return !filedata_has_writers(node);
 }
 
 bool filedata_push_still_good(const struct inode *node, int gen)
 {
 	return !filedata_has_writers(node) &&
-	       g_atomic_int_get(&node->data_gen) == gen;
+	       (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST) == gen;
 }

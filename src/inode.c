@@ -607,11 +607,13 @@ struct inode *inode_lookup_probed(struct inode_table *t, struct inode *parent,
 		n = NULL;
 	}
 	if (n) {
+		p->first = n->nlookup == 0;
 		if (n->nlookup < UINT32_MAX)
 			n->nlookup++;
 		if (n->by_name)
 			unhold = rename_locked(n, parent, name);
 	} else {
+		p->first = true;
 		n = node_new(st, handle, parent, name);
 		g_hash_table_insert(t->nodes, &n->id, n);
 		added = S_ISDIR(st->st_mode);

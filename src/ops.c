@@ -93,6 +93,8 @@ void mmapfs_entry_of_probe(fuse_req_t req, struct inode *parent, const char *nam
 	struct mmapfs *fs = mmapfs_of(req);
 	struct inode *node = inode_lookup_probed(fs->inodes, parent, name, p);
 
+	if (p->first)
+		filedata_kernel_sized(node, p->st.st_size);
 	memset(e, 0, sizeof(*e));
 	e->attr = p->st;
 	e->ino = inode_id(fs->inodes, node);

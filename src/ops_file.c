@@ -330,9 +330,10 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* The file shrinks inside open(): no mapping may outlive that. */
-	if (fi->flags & O_TRUNC)
+	if (fi->flags & O_TRUNC) {
 		filedata_changing(fs->maps, node, true);
-	else if (reopen_kept(fs, node, fi)) {
+		filedata_kernel_sized(node, 0);
+	} else if (reopen_kept(fs, node, fi)) {
 		reply_open(req, fi, NULL);
 		return;
 	}
@@ -535,6 +536,8 @@ void mmapfs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 		res = fuse_buf_copy(&out, in, 0);
 		creds_restore(&saved);
 	}
+	if (res > 0)
+		filedata_kernel_grew(f.node, off + res);
 	inode_file_done(&f);
 	if (setid)
 		setid_maybe_cleared(req, ino);
@@ -563,6 +566,8 @@ void mmapfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		res = fallocate(fd, mode, offset, length) < 0 ? -errno : 0;
 		creds_restore(&saved);
 	}
+	if (res == 0 && !(mode & FALLOC_FL_KEEP_SIZE))
+		filedata_kernel_grew(f.node, offset + length);
 	inode_file_done(&f);
 	if (setid)
 		setid_maybe_cleared(req, ino);
@@ -594,6 +599,8 @@ void mmapfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			n = -errno;
 		creds_restore(&saved);
 	}
+	if (n > 0)
+		filedata_kernel_grew(out.node, off_out);
 	inode_file_done(&in);
 	inode_file_done(&out);
 	if (setid)

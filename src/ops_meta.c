@@ -160,6 +160,7 @@ static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int
 		creds_restore(&saved);
 		if (res < 0)
 			return res;
+		filedata_kernel_sized(node, attr->st_size);
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {

@@ -49,10 +49,6 @@ struct watcher {
 	GArray *replays;            /* of struct replay */
 	gint64 replay_at;           /* monotonic, us */
 	bool replaying;
-	/* The watcher thread's: a file's last page, read from SOURCE, of
-	 * page_size bytes (immutable). */
-	char *last_page;
-	size_t page_size;
 
 	pthread_mutex_t lock;
 	GHashTable *by_dir;         /* devino -> watch; protected by lock */
@@ -236,44 +232,59 @@ static bool file_changed(struct watcher *w, struct inode *node,
 
 /*
  * With -o writeback the kernel keeps a regular file's size and mtime
- * itself, whatever the attributes we answer: it must forget the file to
- * learn them again.  Its name in dir is invalidated, so that, with no
- * process holding it open, the kernel lets go of its inode and looks it
- * up afresh.  A file held open keeps the kernel's size, except that one
- * grown outside grows there too: its last page, read from SOURCE up to its
- * last byte, is stored into the kernel's cache (a store grows the size to
- * its end, and only a store of some bytes).  The whole page, not the last
- * byte alone: a store writes into the page as the kernel holds it, and one
- * a reader filled again since file_changed() dropped it (zeros from a read
- * while the file was empty, say) would keep one new byte among old ones, a
- * content the file never had (test_faults' churn under -o writeback saw it
- * in 42 runs of 300; none in 300 since).  Nothing shrinks the size of a file held open: not a
- * store, nor, with a write-back cache, a read that came back short.
- * Called only for a change from outside, after file_changed() had the
- * kernel write back and drop its pages of the file.  (A writer through the
- * mount writing into that page at that moment may see its bytes stored
- * over: two writers, unordered.)  dirfd: dir's descriptor.
+ * itself, whatever the attributes we answer.  A file grown outside grows
+ * in the kernel too (node's inode there, dirfd its directory's descriptor,
+ * st the file now): its last byte, read from SOURCE, is stored into the
+ * kernel's cache (a store grows the size to its end, and only a store of
+ * some bytes).  Only when the file is larger than the size the kernel may
+ * hold (filedata_kernel_lacks()): a store writes into the page as the
+ * kernel holds it, and into one a reader filled while the file was empty
+ * (zeros) the byte would leave a content the file never had, until the
+ * next change (test_faults' churn under -o writeback, a file rewritten at
+ * its own size, read such pages in 42 runs of 300 when every change
+ * stored; none in 500 since).  The page is dropped just before and just
+ * after the store, so that what is left of that (a grown file's page a
+ * reader fills between the two) lasts only until the second drop.  (A
+ * writer through the mount writing that very byte at that moment may see
+ * it stored over: two writers of one byte, unordered.)
+ */
+static void grow_in_kernel(struct watcher *w, struct inode *node, int dirfd,
+			   const char *name, const struct stat *st)
+{
+	fuse_ino_t ino = inode_id(w->inodes, node);
+	off_t at = st->st_size - 1;
+	char last;
+	int fd;
+
+	if (st->st_size > 0 && filedata_kernel_lacks(node, st->st_size) &&
+	    (fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (pread(fd, &last, 1, at) == 1) {
+			struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
+
+			one.buf[0].mem = &last;
+			fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
+			if (fuse_lowlevel_notify_store(w->se, ino, at, &one, 0) == 0) {
+				filedata_kernel_grew(node, st->st_size);
+				fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
+			}
+		}
+		close(fd);
+	}
+}
+
+/*
+ * A regular file changed outside, with -o writeback (file_changed() true):
+ * the kernel must forget it to learn its size and mtime again.  Grown in
+ * the kernel if it grew, then its name in dir is invalidated, so that,
+ * with no process holding it open, the kernel lets go of its inode and
+ * looks it up afresh.  Nothing shrinks the size of a file held open: not
+ * a store, nor, with a write-back cache, a read that came back short.
  */
 static void kernel_sizes_stale(struct watcher *w, struct inode *node,
 			       struct inode *dir, int dirfd, const char *name,
 			       const struct stat *st)
 {
-	off_t start = (st->st_size - 1) & ~(off_t)(w->page_size - 1);
-	ssize_t n;
-	int fd;
-
-	if (st->st_size > 0 &&
-	    (fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		n = pread(fd, w->last_page, (size_t)(st->st_size - start), start);
-		if (n > 0) {
-			struct fuse_bufvec page = FUSE_BUFVEC_INIT((size_t)n);
-
-			page.buf[0].mem = w->last_page;
-			fuse_lowlevel_notify_store(w->se, inode_id(w->inodes, node),
-						   start, &page, 0);
-		}
-		close(fd);
-	}
+	grow_in_kernel(w, node, dirfd, name, st);
 	fuse_lowlevel_notify_inval_entry(w->se, inode_id(w->inodes, dir),
 					 name, strlen(name));
 }
@@ -579,8 +590,6 @@ static struct watcher *watcher_open(const struct watch_backend *backend,
 	}
 	w = g_new0(struct watcher, 1);
 	w->replays = g_array_new(FALSE, FALSE, sizeof(struct replay));
-	w->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	w->last_page = g_malloc(w->page_size);
 	w->backend = backend;
 	w->fd = fd;
 	w->state = state;
@@ -657,7 +666,6 @@ void watcher_free(struct watcher *w)
 	for (guint i = 0; i < w->replays->len; i++)
 		g_free(g_array_index(w->replays, struct replay, i).name);
 	g_array_free(w->replays, TRUE);
-	g_free(w->last_page);
 	pthread_mutex_destroy(&w->lock);
 	w->backend->close(w->fd, w->state);        /* removes every mark */
 	g_free(w);

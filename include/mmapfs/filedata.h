@@ -9,7 +9,8 @@
  * the watcher that sees it changed outside, and the pusher that stores its
  * pages into the kernel's cache from a thread of its own (pusher.h).  They
  * agree through the functions below, which alone touch the atomics of
- * struct inode (data_stamp, read_by_fd, writers, data_gen) and which alone
+ * struct inode (data_stamp, read_by_fd, writers, data_gen, kernel_size) and
+ * which alone
  * drop a file's mapping because its data changed.
  *
  * The rules:
@@ -168,6 +169,23 @@ bool filedata_kernel_has(const struct inode *node, const struct stat *st);
 
 /* The kernel was given the file's pages whole, as st has it (a push). */
 void filedata_pushed_whole(struct inode *node, const struct stat *st);
+
+/*
+ * The file's size as the kernel may hold it, which with -o writeback it
+ * takes from attributes only when it makes the inode, and otherwise
+ * changes only itself (writes, truncation and allocation through the
+ * mount) or by a store (the watcher's, for a file grown outside).  Kept as
+ * a bound: filedata_kernel_sized() when the kernel's size is size now (an
+ * entry reply making its inode, a truncation or O_TRUNC through the
+ * mount), filedata_kernel_grew() when it may be up to end (a write or
+ * allocation through the mount, a store); filedata_kernel_lacks() whether
+ * it may be below size.  (A FORGET not yet handled when a lookup makes the
+ * inode again leaves the older bound: a file that shrank outside and grows
+ * back while held open may then keep the smaller size in the kernel.)
+ */
+void filedata_kernel_sized(struct inode *node, off_t size);
+void filedata_kernel_grew(struct inode *node, off_t end);
+bool filedata_kernel_lacks(const struct inode *node, off_t size);
 
 /*
  * Before storing the file's pages into the kernel's cache: false when a

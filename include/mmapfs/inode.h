@@ -64,15 +64,20 @@ struct inode {
 	 * other file reads or writes these.  All atomic.
 	 *   data_stamp  inode_data_stamp() of the file when the kernel was
 	 *               last given its pages (an open, or a whole push)
-	 *   read_by_fd  set once the file is to be read with pread only
 	 *   writers     opens for writing now
-	 *   data_gen    bumped by every change the kernel's copy may miss
+	 *   data_gen    bumped by every change the kernel's copy may miss;
+	 *               its top bit is set once the file is to be read with
+	 *               pread only (one word: the node's size is bounded)
+	 *   kernel_size the size the kernel may hold for the file at most,
+	 *               which with -o writeback it never takes from
+	 *               attributes once it has the inode (UINT32_MAX: 4 GiB
+	 *               or more, not known)
 	 */
 	guint64 data_stamp;
 
-	gint read_by_fd;
 	gint writers;
-	gint data_gen;
+	guint32 data_gen;
+	guint32 kernel_size;
 
 	/* Private to inode.c. */
 	uint32_t nlookup;       /* protected by table->lock */
@@ -139,6 +144,9 @@ struct inode_probe {
 	struct file_handle *handle;  /* its handle, or NULL (none, or not of
 				      * the root's mount) */
 	int fd;                      /* an O_PATH descriptor of it, or -1 */
+	bool first;                  /* set by inode_lookup_probed(): the
+				      * node had no lookup count before, so
+				      * the kernel makes a new inode of it */
 };
 
 /*

@@ -202,6 +202,49 @@ static void test_reopen(struct fixture *f, gconstpointer data)
 	fdcache_free(fds);
 }
 
+/* The generation and the pread flag share a word: neither disturbs the
+ * other. */
+static void test_generation_and_pread(struct fixture *f, gconstpointer data)
+{
+	int gen;
+
+	g_assert_true(filedata_push_begin(f->node, &gen));
+	g_assert_true(filedata_use_pread(f->node));
+	g_assert_true(filedata_reads_by_pread(f->node));
+	/* The flag set during a store counts as a change: taken back. */
+	g_assert_false(filedata_push_still_good(f->node, gen));
+	g_assert_true(filedata_push_begin(f->node, &gen));
+	for (int i = 0; i < 1000; i++)
+		filedata_changing(f->maps, f->node, false);
+	g_assert_false(filedata_push_still_good(f->node, gen));
+	g_assert_true(filedata_reads_by_pread(f->node));
+	g_assert_cmpint(filedata_generation(f->node), !=, gen);
+}
+
+/* The size the kernel may hold, with -o writeback: a bound from the
+ * entry reply that made its inode, truncations, writes and stores. */
+static void test_kernel_size(struct fixture *f, gconstpointer data)
+{
+	filedata_kernel_sized(f->node, 8192);
+	g_assert_false(filedata_kernel_lacks(f->node, 8192));
+	g_assert_false(filedata_kernel_lacks(f->node, 100));   /* shrank outside */
+	g_assert_true(filedata_kernel_lacks(f->node, 8193));   /* grew */
+	filedata_kernel_grew(f->node, 4096);                   /* never lowers */
+	g_assert_false(filedata_kernel_lacks(f->node, 8192));
+	filedata_kernel_grew(f->node, 12000);
+	g_assert_false(filedata_kernel_lacks(f->node, 12000));
+	g_assert_true(filedata_kernel_lacks(f->node, 12001));
+	filedata_kernel_sized(f->node, 0);                     /* O_TRUNC */
+	g_assert_true(filedata_kernel_lacks(f->node, 1));
+	g_assert_false(filedata_kernel_lacks(f->node, 0));
+	/* From 4 GiB on nothing is known: always lacking. */
+	filedata_kernel_sized(f->node, (off_t)5 << 30);
+	g_assert_true(filedata_kernel_lacks(f->node, 1));
+	filedata_kernel_sized(f->node, 100);
+	filedata_kernel_grew(f->node, (off_t)5 << 30);
+	g_assert_true(filedata_kernel_lacks(f->node, 200));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -212,6 +255,8 @@ int main(int argc, char **argv)
 	ADD("/filedata/mapping-goes", test_mapping_goes);
 	ADD("/filedata/use-pread", test_use_pread);
 	ADD("/filedata/reopen", test_reopen);
+	ADD("/filedata/generation-and-pread", test_generation_and_pread);
+	ADD("/filedata/kernel-size", test_kernel_size);
 #undef ADD
 	return g_test_run();
 }
