@@ -169,7 +169,7 @@ static struct fdcache_fd *take_kept(struct fdcache *fds, struct inode_table *ino
 				    struct inode *node, struct fdcache_ident *id,
 				    int *gen)
 {
-	*gen = (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST);
+	*gen = filedata_generation(node);
 	if (filedata_has_writers(node) || filedata_reads_by_pread(node) ||
 	    !inode_is_current(inodes, node))
 		return NULL;
@@ -199,7 +199,7 @@ struct fdcache_fd *filedata_reopen(struct fdcache *fds,
 		id.st = now;
 	}
 	/* A change that began meanwhile was not seen by the checks above. */
-	if (filedata_has_writers(node) || (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST) != gen) {
+	if (filedata_has_writers(node) || filedata_generation(node) != gen) {
 		fdcache_fd_unref(kfd);
 		return NULL;
 	}
@@ -272,12 +272,12 @@ bool filedata_kernel_lacks(const struct inode *node, off_t size)
 
 bool filedata_push_begin(const struct inode *node, int *gen)
 {
-	*gen = (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST);
+	*gen = filedata_generation(node);
 	return !filedata_has_writers(node);
 }
 
 bool filedata_push_still_good(const struct inode *node, int gen)
 {
 	return !filedata_has_writers(node) &&
-	       (int)__atomic_load_n(&node->data_gen, __ATOMIC_SEQ_CST) == gen;
+	       filedata_generation(node) == gen;
 }

@@ -9,8 +9,7 @@
  * the watcher that sees it changed outside, and the pusher that stores its
  * pages into the kernel's cache from a thread of its own (pusher.h).  They
  * agree through the functions below, which alone touch the atomics of
- * struct inode (data_stamp, read_by_fd, writers, data_gen, kernel_size) and
- * which alone
+ * struct inode (data_stamp, writers, data_gen, kernel_size) and which alone
  * drop a file's mapping because its data changed.
  *
  * The rules:
