@@ -121,6 +121,32 @@ static void test_same_node(struct fixture *f, gconstpointer data)
 	g_assert_cmpuint(inode_table_size(f->t), ==, 1);
 }
 
+/* Whether a lookup is the first since the kernel held no count on the
+ * node (it makes a new inode of it then, from this lookup's attributes). */
+static bool looked_up_first(struct fixture *f, const char *name, struct inode **n)
+{
+	struct inode_probe p;
+
+	g_assert_cmpint(inode_probe(f->t, inode_table_root(f->t), name, true, &p), ==, 0);
+	*n = inode_lookup_probed(f->t, inode_table_root(f->t), name, &p);
+	return p.first;
+}
+
+static void test_first_lookup(struct fixture *f, gconstpointer data)
+{
+	struct inode *n1, *n2;
+
+	make_file(f, "a", "x");
+	g_assert_true(looked_up_first(f, "a", &n1));
+	g_assert_false(looked_up_first(f, "a", &n2));
+	g_assert_true(n1 == n2);
+	inode_forget(f->t, n1, 1);
+	g_assert_false(looked_up_first(f, "a", &n2));   /* one count left */
+	inode_forget(f->t, n2, 2);
+	g_assert_true(looked_up_first(f, "a", &n1));     /* forgotten: anew */
+	inode_forget(f->t, n1, 1);
+}
+
 /* A thousand directories known: BUDGET descriptors, and each reachable. */
 static void test_dir_fds_bounded(struct fixture *f, gconstpointer data)
 {
@@ -396,6 +422,7 @@ int main(int argc, char **argv)
 		void (*fn)(struct fixture *, gconstpointer);
 	} tests[] = {
 		{ "same-node", test_same_node },
+		{ "first-lookup", test_first_lookup },
 		{ "dir-fds-bounded", test_dir_fds_bounded },
 		{ "dir-fd-in-use", test_dir_fd_in_use },
 		{ "renames", test_renames },
