@@ -655,9 +655,9 @@ void inode_renamed(struct inode_table *t, struct inode *dir, const char *name)
 		inode_unhold(t, unhold);
 }
 
-void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
+bool inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 {
-	bool gone = false;
+	bool gone = false, left;
 
 	pthread_mutex_lock(&t->lock);
 	if (n > node->nlookup)   /* a confused kernel must not wrap the count */
@@ -671,10 +671,12 @@ void inode_forget(struct inode_table *t, struct inode *node, uint64_t n)
 			g_hash_table_remove(t->orphans, node);
 		gone = node->holds == 0;    /* else the last inode_unhold() */
 	}
+	left = node->nlookup > 0;
 	pthread_mutex_unlock(&t->lock);
 
 	if (gone)
 		node_free(t, node);
+	return left;
 }
 
 void inode_hold(struct inode_table *t, struct inode *node)

@@ -36,20 +36,36 @@ void mmapfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 }
 
+/*
+ * The kernel let go of node's inode.  With -o writeback, lookups left
+ * then were answered after it did, and gave it a new inode whose size,
+ * taken from one of those replies, the watcher is told it cannot know.
+ */
+static void forget(struct mmapfs *fs, struct inode *node, uint64_t n)
+{
+	if (!fs->writeback || !fs->watcher) {
+		inode_forget(fs->inodes, node, n);
+		return;
+	}
+	inode_hold(fs->inodes, node);
+	if (inode_forget(fs->inodes, node, n))
+		watcher_kernel_inode_unsized(fs->watcher, node);
+	inode_unhold(fs->inodes, node);
+}
+
 void mmapfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	inode_forget(mmapfs_of(req)->inodes, mmapfs_inode(req, ino), nlookup);
+	forget(mmapfs_of(req), mmapfs_inode(req, ino), nlookup);
 	fuse_reply_none(req);
 }
 
 void mmapfs_op_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
-	struct inode_table *t = mmapfs_of(req)->inodes;
+	struct mmapfs *fs = mmapfs_of(req);
 
 	for (size_t i = 0; i < count; i++)
-		inode_forget(t, inode_from_id(t, forgets[i].ino),
-			     forgets[i].nlookup);
+		forget(fs, inode_from_id(fs->inodes, forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 

@@ -248,27 +248,22 @@ static bool file_changed(struct watcher *w, struct inode *node,
  * writer through the mount writing that very byte at that moment may see
  * it stored over: two writers of one byte, unordered.)
  */
-static void grow_in_kernel(struct watcher *w, struct inode *node, int dirfd,
-			   const char *name, const struct stat *st)
+static void grow_in_kernel(struct watcher *w, struct inode *node, int fd,
+			   const struct stat *st)
 {
 	fuse_ino_t ino = inode_id(w->inodes, node);
 	off_t at = st->st_size - 1;
+	struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
 	char last;
-	int fd;
 
-	if (st->st_size > 0 && filedata_kernel_lacks(node, st->st_size) &&
-	    (fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		if (pread(fd, &last, 1, at) == 1) {
-			struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
-
-			one.buf[0].mem = &last;
-			fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
-			if (fuse_lowlevel_notify_store(w->se, ino, at, &one, 0) == 0) {
-				filedata_kernel_grew(node, st->st_size);
-				fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
-			}
-		}
-		close(fd);
+	if (st->st_size <= 0 || !filedata_kernel_lacks(node, st->st_size) ||
+	    pread(fd, &last, 1, at) != 1)
+		return;
+	one.buf[0].mem = &last;
+	fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
+	if (fuse_lowlevel_notify_store(w->se, ino, at, &one, 0) == 0) {
+		filedata_kernel_grew(node, st->st_size);
+		fuse_lowlevel_notify_inval_inode(w->se, ino, at, 1);
 	}
 }
 
@@ -284,9 +279,30 @@ static void kernel_sizes_stale(struct watcher *w, struct inode *node,
 			       struct inode *dir, int dirfd, const char *name,
 			       const struct stat *st)
 {
-	grow_in_kernel(w, node, dirfd, name, st);
+	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0) {
+		grow_in_kernel(w, node, fd, st);
+		close(fd);
+	}
 	fuse_lowlevel_notify_inval_entry(w->se, inode_id(w->inodes, dir),
 					 name, strlen(name));
+}
+
+void watcher_kernel_inode_unsized(struct watcher *w, struct inode *node)
+{
+	struct stat st;
+	int fd;
+
+	filedata_kernel_sized(node, 0);
+	if (!w->kernel_sizes || !S_ISREG(node->type))
+		return;
+	fd = inode_open(w->inodes, node, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0)
+		grow_in_kernel(w, node, fd, &st);
+	close(fd);
 }
 
 /*

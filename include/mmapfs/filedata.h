@@ -178,9 +178,9 @@ void filedata_pushed_whole(struct inode *node, const struct stat *st);
  * entry reply making its inode, a truncation or O_TRUNC through the
  * mount), filedata_kernel_grew() when it may be up to end (a write or
  * allocation through the mount, a store); filedata_kernel_lacks() whether
- * it may be below size.  (A FORGET not yet handled when a lookup makes the
- * inode again leaves the older bound: a file that shrank outside and grows
- * back while held open may then keep the smaller size in the kernel.)
+ * it may be below size.  (A lookup handled before the FORGET of the
+ * kernel's old inode makes a new one whose size is not known here: the
+ * FORGET's handler drops the bound then, watcher_kernel_inode_unsized().)
  */
 void filedata_kernel_sized(struct inode *node, off_t size);
 void filedata_kernel_grew(struct inode *node, off_t end);

@@ -172,8 +172,11 @@ void inode_probe_clear(struct inode_probe *p);
 struct inode *inode_lookup_probed(struct inode_table *t, struct inode *parent,
 				  const char *name, struct inode_probe *p);
 
-/* Lowers a node's lookup count by n; frees it at zero (never the root). */
-void inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
+/* Lowers a node's lookup count by n; frees it at zero (never the root).
+ * Returns whether lookups are left: answered since the kernel let go of
+ * the inode it forgets (it made a new one of them), or still in flight.
+ * The node may be freed by then unless the caller holds it. */
+bool inode_forget(struct inode_table *t, struct inode *node, uint64_t n);
 
 /*
  * Keeps node allocated, even once the kernel forgets it, until the matching

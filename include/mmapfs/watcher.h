@@ -99,6 +99,16 @@ void watcher_free(struct watcher *w);
  */
 guint64 watcher_changes(struct watcher *w);
 
+/*
+ * With -o writeback: the kernel made a new inode of node from an entry
+ * reply whose size is not known here (the reply was handled before the
+ * FORGET of its old inode was): nothing is assumed of its size any more,
+ * and a file that is not empty is grown in the kernel now (an outside
+ * change handled meanwhile may have found the old bound and stored
+ * nothing).  Any thread; the caller holds node.
+ */
+void watcher_kernel_inode_unsized(struct watcher *w, struct inode *node);
+
 /* Events acted upon, and events skipped as the daemon's own, so far. */
 void watcher_counts(struct watcher *w, guint64 *handled, guint64 *own);
 
