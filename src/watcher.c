@@ -233,8 +233,8 @@ static bool file_changed(struct watcher *w, struct inode *node,
 /*
  * With -o writeback the kernel keeps a regular file's size and mtime
  * itself, whatever the attributes we answer.  A file grown outside grows
- * in the kernel too (node's inode there, dirfd its directory's descriptor,
- * st the file now): its last byte, read from SOURCE, is stored into the
+ * in the kernel too (node's inode there, fd the file open for reading, st
+ * the file now): its last byte, read from SOURCE, is stored into the
  * kernel's cache (a store grows the size to its end, and only a store of
  * some bytes).  Only when the file is larger than the size the kernel may
  * hold (filedata_kernel_lacks()): a store writes into the page as the
@@ -242,7 +242,7 @@ static bool file_changed(struct watcher *w, struct inode *node,
  * (zeros) the byte would leave a content the file never had, until the
  * next change (test_faults' churn under -o writeback, a file rewritten at
  * its own size, read such pages in 42 runs of 300 when every change
- * stored; none in 500 since).  The page is dropped just before and just
+ * stored; none in 800 since).  The page is dropped just before and just
  * after the store, so that what is left of that (a grown file's page a
  * reader fills between the two) lasts only until the second drop.  (A
  * writer through the mount writing that very byte at that moment may see
