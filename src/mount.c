@@ -200,7 +200,7 @@ static bool choose_cache(struct mmapfs *fs)
 	fs->writeback = pol.writeback;
 	keep_descriptors(fs);
 	fs->reader = (struct reader){
-		.inodes = fs->inodes, .maps = fs->maps,
+		.inodes = fs->inodes, .maps = fs->maps, .fds = fs->fds,
 		.page_size = (size_t)sysconf(_SC_PAGESIZE),
 		.pread_only = fs->cache == MMAPFS_CACHE_NONE,
 	};

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mmapfs/filedata.h"
@@ -70,36 +71,57 @@ static void map_refused(struct reader *r, struct inode *node, int res)
 }
 
 /*
- * Returns a pinned mapping to read [off, off + size) from, or NULL when the
- * read must go to pread.  When the read touches the mapping's last page,
- * the mapping returned has the file's current size.
+ * A descriptor of f's file and its attributes (*st), or -errno.  Where
+ * descriptors are kept, the attributes are what was kept, if still good
+ * (filedata_kept_attrs()); and a read without an open of ours takes the
+ * kept descriptor, *kept then a reference to it (the caller gives it
+ * back), or else opens the file and keeps it (see reader.h).
  */
-static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
-					 size_t size, off_t off)
+static int file_fd_and_size(struct reader *r, struct inode_file *f, struct stat *st,
+			    struct fdcache_fd **kept)
 {
-	struct mapcache_map *m = mapcache_lookup(r->maps, &f->node->id);
-	struct stat st;
-	int fd, res;
+	bool ours = f->fd < 0 && r->fds;
+	int gen = filedata_generation(f->node);
+	int fd;
 
-	if (m && (uint64_t)off + size <= mapcache_last_page_start(r->maps, m))
-		return m;
+	*kept = NULL;
+	if (r->fds && f->fd >= 0 && filedata_kept_attrs(r->fds, r->inodes, f->node, st))
+		return f->fd;
+	if (ours && (*kept = filedata_reopen(r->fds, r->inodes, f->node, st)))
+		return (*kept)->fd;
 	fd = inode_file_fd(r->inodes, f);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (m)
-			mapcache_put(r->maps, m);
-		return NULL;
-	}
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (ours && f->own_fd && S_ISREG(st->st_mode))
+		fdcache_keep(r->fds, &f->node->id, fd, st, gen);
+	return fd;
+}
+
+/*
+ * A pinned mapping to read [off, off + size) from, or NULL when the read
+ * must go to pread.  When the read touches the mapping's last page, the
+ * mapping returned has the file's current size: m, the mapping found, if
+ * it still has; fd is a descriptor of the file, st its attributes.
+ */
+static struct mapcache_map *map_current(struct reader *r, struct inode_file *f,
+					struct mapcache_map *m, int fd,
+					const struct stat *st)
+{
+	int res;
+
 	/* Deleted (outside, or while open): no mapping keeps its space. */
-	if (filedata_seen(r->maps, f->node, &st)) {
+	if (filedata_seen(r->maps, f->node, st)) {
 		if (m)
 			mapcache_put(r->maps, m);
 		return NULL;
 	}
-	if (m && (off_t)m->len == st.st_size)
+	if (m && (off_t)m->len == st->st_size)
 		return m;
 	if (m)
 		mapcache_put(r->maps, m);
-	res = mapcache_get(r->maps, &f->node->id, fd, &st, &m);
+	res = mapcache_get(r->maps, &f->node->id, fd, st, &m);
 	if (res == 0)
 		return m;
 	if (res == -ENODEV && filedata_use_pread(f->node)) {
@@ -110,6 +132,29 @@ static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
 		map_refused(r, f->node, res);
 	}
 	return NULL;
+}
+
+/* The mapping to read [off, off + size) from (see map_current()). */
+static struct mapcache_map *map_for_read(struct reader *r, struct inode_file *f,
+					 size_t size, off_t off)
+{
+	struct mapcache_map *m = mapcache_lookup(r->maps, &f->node->id);
+	struct fdcache_fd *kept;
+	struct stat st;
+	int fd;
+
+	if (m && (uint64_t)off + size <= mapcache_last_page_start(r->maps, m))
+		return m;
+	fd = file_fd_and_size(r, f, &st, &kept);
+	if (fd < 0) {
+		if (m)
+			mapcache_put(r->maps, m);
+		return NULL;
+	}
+	m = map_current(r, f, m, fd, &st);
+	if (kept)
+		fdcache_fd_unref(kept);
+	return m;
 }
 
 void reader_plan(struct reader *r, struct inode_file *f, size_t size,

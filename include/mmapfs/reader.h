@@ -7,7 +7,14 @@
  * pread, and keeps the promise that no answer holds a byte past the file's
  * current end:
  *   - a read that touches the mapping's last page checks the file's size
- *     (fstat): a file that grew or shrank is mapped again at its new size;
+ *     (fstat): a file that grew or shrank is mapped again at its new size.
+ *     Where reopens take kept descriptors (fds: a network or FUSE source),
+ *     the size is the one kept with the file's descriptor while that is
+ *     good (filedata_kept_attrs(): within the window, no call to the
+ *     source at all); a read that comes without an open of ours (a
+ *     read-only mount's) takes the kept descriptor as an open would, and
+ *     keeps the one it had to open itself: a page the kernel let go and
+ *     asks for again costs the network no open and no stat;
  *   - any other read probes its pages, and one byte of the page after them,
  *     under the SIGBUS guard (safecopy.h): a page gone means the file
  *     shrank, so the mapping is dropped, the file is read with pread from
@@ -36,12 +43,14 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "mmapfs/fdcache.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
 
 struct reader {
 	struct inode_table *inodes;
 	struct mapcache *maps;
+	struct fdcache *fds;    /* kept descriptors, or NULL (see above) */
 	size_t page_size;
 	bool pread_only;        /* cache=none: every read with pread */
 };

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -103,6 +104,15 @@ void harness_init(void)
 	atexit(emergency_cleanup);
 	if (!g_getenv("MMAPFS_BIN"))
 		g_error("MMAPFS_BIN is not set: run the tests with meson test");
+}
+
+void harness_private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		g_error("unshare(CLONE_NEWNS): %s", g_strerror(errno));
+	/* Slave: mounts made outside propagate in, none of ours out. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		g_error("making / a slave mount: %s", g_strerror(errno));
 }
 
 static void live_add(struct mount *m)

@@ -66,6 +66,17 @@ struct mount {
 void harness_init(void);
 
 /*
+ * Gives the test program a mount namespace of its own, before its first
+ * mount and before any thread starts: its mounts (and those of the
+ * daemons and sshfs it starts) are seen by it and its children alone, so
+ * that a test counting the requests its own work sends counts no other
+ * process's stat of a mount point (another test's, an indexer's).  Mounts
+ * made outside still appear inside.  Once the program and its children
+ * are gone, so is the namespace, with every mount left in it.
+ */
+void harness_private_mounts(void);
+
+/*
  * Creates root, src and mnt (nothing mounted yet), and registers m for the
  * emergency clean-up until mount_cleanup().
  */

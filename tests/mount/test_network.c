@@ -9,6 +9,8 @@
  *     kernel's recheck of access times it marked stale), and a third
  *     none at all, on the default and on the read-only mount, reading
  *     the same bytes;
+ *   - within the window, pages the kernel let go are read through the
+ *     daemon again with no open and no stat sent;
  *   - a first pass sends no more opens than the same pass over sshfs
  *     itself (its other requests are logged: with sshfs's caches off,
  *     mmapfs's stats of a file each reach the network, BENCHMARKS.md);
@@ -18,11 +20,16 @@
  *     opened again;
  *   - descriptors kept for reopens are given back when the daemon runs
  *     out (RLIMIT_NOFILE 128), and no open through the mount fails.
+ *
+ * The mounts are made in a mount namespace of the program's own: another
+ * process's stat of the mount point (a `find /` running meanwhile does it)
+ * would be counted with the passes' requests.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +91,56 @@ static void read_tree_at(struct mount *m, const char *root)
 	}
 }
 
+
+/*
+ * What the kernel keeps of a tree read through the mount, held where its
+ * memory reclaim cannot take it: each file mapped and locked (its pages,
+ * its dentry and inode), each directory open.  The virtual machines these
+ * tests run on reclaim page cache with most of their memory free (fincore
+ * shows a file read once losing pages within seconds while other work
+ * runs); a page taken so is read through the daemon once more, which a
+ * pass's count would blame on the daemon.  An invalidation still drops locked
+ * pages: a daemon that makes the kernel drop its cache is still seen.
+ */
+struct pinned_tree {
+	int dir_fds[DIRS];
+	void *maps[FILES];
+	size_t lens[FILES];
+};
+
+static void pin_tree(struct mount *m, struct pinned_tree *pt)
+{
+	for (int d = 0; d < DIRS; d++) {
+		g_autofree char *dir = g_strdup_printf("d%d", d);
+		g_autofree char *dp = mnt_path(m, dir);
+
+		pt->dir_fds[d] = open(dp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		g_assert_cmpint(pt->dir_fds[d], >=, 0);
+		for (int f = 0; f < FILES_PER_DIR; f++) {
+			g_autofree char *rel = g_strdup_printf("d%d/f%d", d, f);
+			g_autofree char *t = mnt_path(m, rel);
+			int i = d * FILES_PER_DIR + f, fd = open(t, O_RDONLY | O_CLOEXEC);
+			struct stat st;
+
+			g_assert_cmpint(fd, >=, 0);
+			g_assert_cmpint(fstat(fd, &st), ==, 0);
+			pt->lens[i] = (size_t)st.st_size;
+			pt->maps[i] = mmap(NULL, pt->lens[i], PROT_READ, MAP_SHARED, fd, 0);
+			close(fd);
+			g_assert_true(pt->maps[i] != MAP_FAILED);
+			g_assert_cmpint(mlock(pt->maps[i], pt->lens[i]), ==, 0);
+		}
+	}
+}
+
+static void unpin_tree(struct pinned_tree *pt)
+{
+	for (int i = 0; i < FILES; i++)
+		munmap(pt->maps[i], pt->lens[i]);
+	for (int d = 0; d < DIRS; d++)
+		close(pt->dir_fds[d]);
+}
+
 static void read_tree(struct mount *m)
 {
 	read_tree_at(m, m->mnt);
@@ -101,6 +158,12 @@ static void log_calls(struct mount *m, const char *when)
 		       " of them from kept descriptors",
 		       mount_stat(m, "op.lookup.requests"), mount_stat(m, "op.getattr.requests"),
 		       mount_stat(m, "op.open.requests"), mount_stat(m, "reopens_kept"));
+	g_test_message("  %" G_GUINT64_FORMAT " reads, %" G_GUINT64_FORMAT " map misses, %"
+		       G_GUINT64_FORMAT " maps evicted, %" G_GUINT64_FORMAT " dropped, %"
+		       G_GUINT64_FORMAT " windows pushed, %" G_GUINT64_FORMAT " invalidated",
+		       mount_stat(m, "op.read.requests"), mount_stat(m, "map_misses"),
+		       mount_stat(m, "maps_evicted"), mount_stat(m, "maps_dropped"),
+		       mount_stat(m, "pushed_windows"), mount_stat(m, "push_invalidated"));
 }
 
 /* data: the mount's options after -o. */
@@ -108,6 +171,7 @@ static void test_warm_pass_asks_nothing(struct mount *m, gconstpointer data)
 {
 	const char *const opts[] = { "-o", data, NULL };
 	unsigned direct, direct_opens, before, opens, stats, after_first, after_second;
+	struct pinned_tree pinned;
 
 	m->want_sshfs = true;
 	make_tree(m);
@@ -127,6 +191,9 @@ static void test_warm_pass_asks_nothing(struct mount *m, gconstpointer data)
 		       mount_sshfs_calls(m, NULL) - before, direct);
 	/* No more opens than reading sshfs directly (one a file). */
 	g_assert_cmpuint(mount_sshfs_calls(m, "OPEN") - opens, <=, direct_opens);
+	/* Pages the kernel let go meanwhile are read again here, before
+	 * the count begins. */
+	pin_tree(m, &pinned);
 	after_first = mount_sshfs_calls(m, NULL);
 	stats = mount_sshfs_calls(m, "LSTAT");
 	read_tree(m);
@@ -141,6 +208,67 @@ static void test_warm_pass_asks_nothing(struct mount *m, gconstpointer data)
 	read_tree(m);
 	log_calls(m, "third pass");
 	g_assert_cmpuint(mount_sshfs_calls(m, NULL), ==, after_second);
+	unpin_tree(&pinned);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
+/* Reads the whole file behind fd with pread: len bytes, compared with want. */
+static void pread_whole(int fd, GBytes *want)
+{
+	size_t len = g_bytes_get_size(want);
+	g_autofree char *buf = g_malloc(len + 1);
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf + got, len + 1 - got, (off_t)got)) > 0)
+		got += (size_t)n;
+	g_assert_cmpint(n, ==, 0);
+	g_assert_cmpmem(buf, got, g_bytes_get_data(want, NULL), len);
+}
+
+/*
+ * data: the mount's options after -o.  Within the window, pages the
+ * kernel let go (dropped here with POSIX_FADV_DONTNEED, as its reclaim
+ * would) are read through the daemon again, last page and all, with no
+ * open and no stat sent to the network: the size is the one kept.
+ * (Their data may be read again: sshfs's own cache may have let it go.)
+ */
+static void test_dropped_pages(struct mount *m, gconstpointer data)
+{
+	const char *const opts[] = { "-o", data, NULL };
+	g_autofree char *s = NULL, *t = NULL;
+	g_autoptr(GBytes) want = NULL;
+	unsigned calls, opens, stats;
+	guint64 reads;
+	int fd;
+
+	m->want_sshfs = true;
+	s = src_path(m, "f");
+	t = mnt_path(m, "f");
+	write_random_file(s, 100000, 11);
+	want = read_whole(s, 1 << 20);
+	mount_start(m, opts);
+	fd = open(t, O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	for (int round = 0; round < 3; round++) {
+		calls = mount_sshfs_calls(m, NULL);
+		opens = mount_sshfs_calls(m, "OPEN");
+		stats = mount_sshfs_calls(m, "LSTAT") + mount_sshfs_calls(m, "FSTAT");
+		reads = mount_stat(m, "op.read.requests");
+		pread_whole(fd, want);
+		log_calls(m, round ? "read again, its pages dropped" : "read once");
+		if (round) {
+			/* Else the drop did not happen, and nothing was tested. */
+			g_assert_cmpuint(mount_stat(m, "op.read.requests"), >, reads);
+			g_assert_cmpuint(mount_sshfs_calls(m, "OPEN"), ==, opens);
+			g_assert_cmpuint(mount_sshfs_calls(m, "LSTAT") +
+					 mount_sshfs_calls(m, "FSTAT"), ==, stats);
+			g_test_message("%u SFTP requests to read it again",
+				       mount_sshfs_calls(m, NULL) - calls);
+		}
+		g_assert_cmpint(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), ==, 0);
+	}
+	close(fd);
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
@@ -288,10 +416,14 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	harness_init();
+	/* What the tests count is what their own passes send. */
+	harness_private_mounts();
 	MOUNT_TEST("/network/warm-pass-asks-nothing", test_warm_pass_asks_nothing,
 		   "timeout=600");
 	MOUNT_TEST("/network/warm-pass-asks-nothing-ro", test_warm_pass_asks_nothing,
 		   "ro,timeout=600");
+	MOUNT_TEST("/network/dropped-pages", test_dropped_pages, "timeout=600");
+	MOUNT_TEST("/network/dropped-pages-ro", test_dropped_pages, "ro,timeout=600");
 	MOUNT_TEST("/network/window", test_window, "timeout=1");
 	MOUNT_TEST("/network/window-ro", test_window, "ro,timeout=1");
 	MOUNT_TEST("/network/confirmed-by-stat", test_confirmed_by_stat, NULL);

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "mmapfs/fdcache.h"
 #include "mmapfs/filedata.h"
 #include "mmapfs/inode.h"
 #include "mmapfs/mapcache.h"
@@ -261,6 +262,55 @@ static void test_no_open(struct fixture *f, gconstpointer data)
 	inode_forget(f->inodes, file.node, 1);
 }
 
+/*
+ * Where descriptors are kept (a network source): a read of the last page
+ * takes the size kept, within the window, with an open of ours or
+ * without; a read without one keeps the descriptor it opened; once what
+ * was kept is stale, a stat sees the file grown.
+ */
+static void test_kept_descriptors(struct fixture *f, gconstpointer data)
+{
+	struct fdcache *fds = fdcache_new(8, 600 * G_USEC_PER_SEC);
+	struct inode_file file, opened;
+	struct reader_plan p;
+
+	f->r.fds = fds;
+	make_file(f, "k", 2 * PAGE + 10);
+	file = open_file(f, "k");
+	close(file.fd);
+	file.fd = -1;
+	reader_plan(&f->r, &file, PAGE, 2 * PAGE, &p);
+	g_assert_cmpint(p.how, ==, READER_MAP);
+	g_assert_cmpuint(p.len, ==, 10);
+	g_assert_true(file.own_fd);
+	g_assert_true(fdcache_keeps(fds, &file.node->id));
+	reader_done(&f->r, &p);
+	inode_file_done(&file);
+	make_file(f, "k", 5 * PAGE);      /* grown in place, within the window */
+	reader_plan(&f->r, &file, PAGE, 2 * PAGE, &p);
+	g_assert_cmpint(p.how, ==, READER_MAP);
+	g_assert_cmpuint(p.map->len, ==, 2 * PAGE + 10);
+	g_assert_false(file.own_fd);
+	g_assert_cmpint(file.fd, ==, -1);
+	reader_done(&f->r, &p);
+	opened = (struct inode_file){ .node = file.node,
+				      .fd = inode_open(f->inodes, file.node, O_RDONLY) };
+	reader_plan(&f->r, &opened, PAGE, 2 * PAGE, &p);
+	g_assert_cmpuint(p.map->len, ==, 2 * PAGE + 10);
+	reader_done(&f->r, &p);
+	/* Stale now: confirmed by a stat, which finds it grown. */
+	fdcache_attrs_changed(fds);
+	reader_plan(&f->r, &file, PAGE, 2 * PAGE, &p);
+	g_assert_cmpint(p.how, ==, READER_MAP);
+	g_assert_cmpuint(p.map->len, ==, 5 * PAGE);
+	g_assert_cmpuint(p.len, ==, PAGE);
+	reader_done(&f->r, &p);
+	inode_file_done(&file);
+	close_file(f, &opened);
+	f->r.fds = NULL;
+	fdcache_free(fds);
+}
+
 /* The kernel could not copy a plan out: the mapping goes. */
 static void test_reply_failed(struct fixture *f, gconstpointer data)
 {
@@ -289,6 +339,7 @@ int main(int argc, char **argv)
 	ADD("/reader/grown", test_grown);
 	ADD("/reader/pread-cases", test_pread_cases);
 	ADD("/reader/no-open", test_no_open);
+	ADD("/reader/kept-descriptors", test_kept_descriptors);
 	ADD("/reader/reply-failed", test_reply_failed);
 #undef ADD
 	return g_test_run();
