@@ -7,6 +7,7 @@
  * the two reads.
  */
 #include <errno.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "mmapfs/filedata.h"
@@ -40,6 +41,51 @@ void filedata_writer_close(struct inode *node)
 bool filedata_has_writers(const struct inode *node)
 {
 	return g_atomic_int_get(&node->writers) != 0;
+}
+
+/* The store-in-progress bit of node->opens, above its count. */
+#define OPENS_STORING 0x80u
+G_STATIC_ASSERT(OPENS_MAX < OPENS_STORING);
+
+void filedata_open_begin(struct inode *node)
+{
+	guint8 was = __atomic_load_n(&node->opens, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		if (was & OPENS_STORING) {
+			/* A copy of at most push_files bytes: short. */
+			sched_yield();
+			was = __atomic_load_n(&node->opens, __ATOMIC_ACQUIRE);
+			continue;
+		}
+		if (was == OPENS_MAX ||
+		    __atomic_compare_exchange_n(&node->opens, &was, (guint8)(was + 1),
+						true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
+}
+
+void filedata_open_end(struct inode *node)
+{
+	guint8 was = __atomic_load_n(&node->opens, __ATOMIC_RELAXED);
+
+	while ((was & ~OPENS_STORING) != OPENS_MAX && (was & ~OPENS_STORING) != 0 &&
+	       !__atomic_compare_exchange_n(&node->opens, &was, (guint8)(was - 1), true,
+					    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		;
+}
+
+bool filedata_store_begin(struct inode *node)
+{
+	guint8 one = 1;
+
+	return __atomic_compare_exchange_n(&node->opens, &one, (guint8)(1 | OPENS_STORING),
+					   false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+void filedata_store_done(struct inode *node)
+{
+	__atomic_fetch_and(&node->opens, (guint8)~OPENS_STORING, __ATOMIC_RELEASE);
 }
 
 void filedata_changing(struct mapcache *maps, struct inode *node, bool shrinks)
@@ -97,7 +143,7 @@ bool filedata_changed_outside(struct mapcache *maps, struct inode *node,
 	/* Shrunk behind a mapping: from now on this file is read with pread,
 	 * which races with truncation as natively as can be (a read from the
 	 * mapping could meet a page gone, and the kernel would answer EIO). */
-	return S_ISREG(node->type) && mapcache_revalidate(maps, &node->id, st) &&
+	return S_ISREG(inode_type(node)) && mapcache_revalidate(maps, &node->id, st) &&
 	       filedata_use_pread(node);
 }
 

@@ -256,7 +256,7 @@ static struct inode *node_new(const struct stat *st, struct file_handle *handle,
 	struct inode *n = g_new0(struct inode, 1);
 
 	n->id = devino_of(st);
-	n->type = st->st_mode & S_IFMT;
+	n->type_bits = (uint8_t)((st->st_mode & S_IFMT) >> 12);
 	n->nlookup = 1;
 	if (handle) {
 		n->reach.handle = handle;
@@ -282,7 +282,7 @@ static void node_free(struct inode_table *t, struct inode *n)
 {
 	struct inode *parent = n->by_name ? n->reach.name->parent : NULL;
 
-	if (n->type == S_IFDIR) {
+	if (S_ISDIR(inode_type(n))) {
 		if (t->watch.removed)
 			t->watch.removed(t->watch.data, n);
 		dir_fd_drop(t, n);
@@ -441,7 +441,7 @@ void inode_table_free(struct inode_table *t)
 	while (g_hash_table_iter_next(&it, &value, NULL)) {
 		struct inode *n = value;
 
-		if (n->type == S_IFDIR && t->watch.removed)
+		if (S_ISDIR(inode_type(n)) && t->watch.removed)
 			t->watch.removed(t->watch.data, n);
 	}
 	g_hash_table_iter_init(&it, all);
@@ -837,11 +837,11 @@ static int node_fd(struct inode_table *t, struct inode *node, unsigned depth)
 
 	if (node == t->root)
 		return t->root_fd;
-	if (node->type == S_IFDIR && (fd = dir_fd_use(t, node)) >= 0)
+	if (S_ISDIR(inode_type(node)) && (fd = dir_fd_use(t, node)) >= 0)
 		return fd;
 	fd = node->by_name ? open_by_name(t, node, O_PATH, depth)
 			   : open_handle(t, node, O_PATH);
-	if (fd >= 0 && node->type == S_IFDIR)
+	if (fd >= 0 && S_ISDIR(inode_type(node)))
 		fd = dir_fd_add(t, node, fd, true);
 	return fd;
 }
@@ -855,7 +855,7 @@ void inode_fd_put(struct inode_table *t, struct inode *node, int fd)
 {
 	if (fd < 0 || node == t->root)
 		return;
-	if (node->type == S_IFDIR && dir_fd_unuse(t, node, fd))
+	if (S_ISDIR(inode_type(node)) && dir_fd_unuse(t, node, fd))
 		return;
 	close(fd);
 }

@@ -536,7 +536,8 @@ static void start_threads(struct mmapfs *fs, struct fuse_session *se,
 	fs->deferred = deferred_new(DEFERRED_THREADS);
 	if (policy_pushes(opts, fs->cache, fs->blind))
 		fs->pusher = pusher_new(se, fs->inodes, fs->maps, opts->push,
-					policy_push_files(opts, fs->blind));
+					policy_push_files(opts, fs->blind),
+					policy_push_at_open(opts, fs->blind));
 	else if (opts->writeback)
 		log_info("-o writeback: nothing is pushed into the kernel's cache "
 			 "(a store would overwrite pages not yet written back)");

@@ -151,6 +151,7 @@ static void open_file_wrap(struct mmapfs *fs, struct inode *node, int fd,
 	fh->shared = shared;
 	fh->node = node;
 	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	filedata_open_begin(node);
 	if (fh->writable)
 		filedata_writer_open(node);
 	if (fs->passthrough && S_ISREG(st.st_mode) &&
@@ -169,6 +170,10 @@ static void open_file_wrap(struct mmapfs *fs, struct inode *node, int fd,
 	 * kernel flushes anyway, to write its pages back first.) */
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY ||
 		      (!fs->blind && node->id.dev == inode_table_root(fs->inodes)->id.dev);
+	/* On a network source, a small file the kernel lacks is given to it
+	 * whole now (pusher.h). */
+	if (fs->pusher && !fh->writable && !fh->backing_id && !(fi->flags & O_TRUNC))
+		pusher_store_at_open(fs->pusher, inode_id(fs->inodes, node), node, fh->fd, &st);
 	/* Unchanged since the kernel was last given its pages: they are
 	 * still the file's.  A passthrough open may not keep them: the
 	 * kernel drops them. */
@@ -205,6 +210,7 @@ static void open_file_free(struct open_file *fh)
 		passthrough_release(fh->pt, fh->node, fh->backing_id > 0);
 	if (fh->writable)
 		filedata_writer_close(fh->node);
+	filedata_open_end(fh->node);
 	if (fh->shared)
 		fdcache_fd_unref(fh->shared);
 	else
@@ -262,7 +268,7 @@ static void finish_open(fuse_req_t req, struct inode *node, int fd,
 	struct mmapfs *fs = mmapfs_of(req);
 	int res;
 
-	if (fd >= 0 && (fi->flags & O_TRUNC) && S_ISREG(node->type))
+	if (fd >= 0 && (fi->flags & O_TRUNC) && S_ISREG(inode_type(node)))
 		truncated_by_caller(req, fd);
 	res = fd < 0 ? fd : open_file_new(fs, node, fd, fi);
 
@@ -304,7 +310,7 @@ static bool reopen_kept(struct mmapfs *fs, struct inode *node,
 	struct fdcache_fd *kfd;
 	struct stat st;
 
-	if (!fs->fds || !S_ISREG(node->type) || (fi->flags & O_ACCMODE) != O_RDONLY)
+	if (!fs->fds || !S_ISREG(inode_type(node)) || (fi->flags & O_ACCMODE) != O_RDONLY)
 		return false;
 	kfd = filedata_reopen(fs->fds, fs->inodes, node, &st);
 	if (!kfd)
@@ -325,7 +331,7 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mmapfs_reply_err(req, -ENOSYS);
 		return;
 	}
-	if (S_ISLNK(node->type)) {
+	if (S_ISLNK(inode_type(node))) {
 		mmapfs_reply_err(req, -ELOOP);
 		return;
 	}
@@ -343,7 +349,7 @@ void mmapfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * of the deferred pool, not of the session loop.  (O_NONBLOCK does
 	 * nothing else to a regular file.)  A caller's own O_NONBLOCK gets
 	 * EWOULDBLOCK, as natively. */
-	nonblock = S_ISREG(node->type) && !(fi->flags & O_NONBLOCK) && fs->deferred ?
+	nonblock = S_ISREG(inode_type(node)) && !(fi->flags & O_NONBLOCK) && fs->deferred ?
 		O_NONBLOCK : 0;
 	fd = open_backing(fs, node, fi->flags | nonblock);
 	if (fd == -EWOULDBLOCK && nonblock) {

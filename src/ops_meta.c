@@ -78,7 +78,7 @@ void mmapfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int ofd, fd, res;
 
 	/* On a network source, within the window: what was kept. */
-	if (fs->fds && S_ISREG(node->type) &&
+	if (fs->fds && S_ISREG(inode_type(node)) &&
 	    filedata_kept_attrs(fs->fds, fs->inodes, node, &st)) {
 		fuse_reply_attr(req, &st, fs->timeout);
 		return;
@@ -169,7 +169,7 @@ static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int
 			return res;
 		if (ofd >= 0)
 			res = ftruncate(ofd, attr->st_size) < 0 ? -errno : 0;
-		else if (S_ISREG(node->type))
+		else if (S_ISREG(inode_type(node)))
 			res = truncate_file(path, attr->st_size, nonblock);
 		else
 			res = truncate(path, attr->st_size) < 0 ? -errno : 0;
@@ -189,7 +189,7 @@ static int do_setattr(fuse_req_t req, struct mmapfs *fs, struct inode *node, int
 		int res;
 
 		/* A symlink's own times: utimensat() with AT_EMPTY_PATH. */
-		if (S_ISLNK(node->type))
+		if (S_ISLNK(inode_type(node)))
 			res = utimensat(fd, "", ts, AT_EMPTY_PATH);
 		else
 			res = utimensat(AT_FDCWD, path, ts, 0);
@@ -236,7 +236,7 @@ static void gone_file_attrs(const struct inode *node, const struct stat *times,
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = node->id.ino;
-	st->st_mode = node->type;
+	st->st_mode = inode_type(node);
 	st->st_mtim = times->st_mtim;
 	st->st_ctim = times->st_ctim;
 	st->st_atim = times->st_atim;

@@ -102,7 +102,7 @@ void mmapfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	 * but cannot name a symlink without following it. */
 	if (dfd >= 0) {
 		res = linkat(fd, "", dfd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
-		if (res == -ENOENT && !S_ISLNK(node->type)) {
+		if (res == -ENOENT && !S_ISLNK(inode_type(node))) {
 			char path[PROC_FD_PATH_MAX];
 
 			proc_fd_path(fd, path);

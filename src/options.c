@@ -128,8 +128,9 @@ static const struct option_row option_table[] = {
 	  .def = MMAPFS_DEFAULT_PUSH_FILES, .min = 0, .max = MMAPFS_MAX_PUSH_FILES,
 	  .help = "when a directory is listed, store each file of at most this "
 		  "size whole into the kernel's cache, if the backing has its "
-		  "data in memory (0: off; not with cache=none or -o "
-		  "writeback, nor on a network or FUSE source)" },
+		  "data in memory; on a network or FUSE source, at its open for "
+		  "reading instead (0: off; not with cache=none or -o "
+		  "writeback)" },
 	{ "readahead", "SIZE", OPT_SIZE, AT(readahead),
 	  .def = MMAPFS_DEFAULT_READAHEAD, .min = 4096, .max = MMAPFS_MAX_READAHEAD,
 	  .zero_ok = true,

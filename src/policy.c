@@ -114,10 +114,16 @@ uint64_t policy_push_files(const struct mmapfs_options *opts, const char *blind)
 	return blind ? 0 : opts->push_files;
 }
 
+uint64_t policy_push_at_open(const struct mmapfs_options *opts, const char *blind)
+{
+	return blind ? opts->push_files : 0;
+}
+
 bool policy_pushes(const struct mmapfs_options *opts,
 		   enum mmapfs_cache_mode cache, const char *blind)
 {
-	return (opts->push || policy_push_files(opts, blind)) &&
+	return (opts->push || policy_push_files(opts, blind) ||
+		policy_push_at_open(opts, blind)) &&
 	       cache != MMAPFS_CACHE_NONE && !opts->writeback;
 }
 

@@ -63,6 +63,7 @@ struct pusher {
 	struct mapcache *maps;
 	size_t window;
 	size_t file_max;
+	size_t open_max;
 	char *file_buf;            /* file_max + 1 bytes, the thread's */
 	GAsyncQueue *queue;        /* of struct push_job *, or &stop */
 	GThread *thread;
@@ -210,6 +211,43 @@ static bool push_file(struct pusher *p, struct push_job *j)
 	return true;
 }
 
+bool pusher_store_at_open(struct pusher *p, fuse_ino_t ino, struct inode *node,
+			  int fd, const struct stat *st)
+{
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t)st->st_size);
+	struct mapcache_map *m;
+	bool stored = false;
+	int gen;
+
+	if (!p->open_max || !S_ISREG(st->st_mode) || st->st_size <= 0 ||
+	    (size_t)st->st_size > p->open_max || filedata_kernel_has(node, st) ||
+	    filedata_reads_by_pread(node) || !filedata_push_begin(node, &gen))
+		return false;
+	/* From the file's mapping, which the store faults in: a read() on a
+	 * FUSE source would have it asked for the file's size once more.
+	 * The faults, on the source, come before the kernel locks a page of
+	 * ours; a file that shrank makes the store fail, with nothing wrong
+	 * stored. */
+	if (mapcache_get(p->maps, &node->id, fd, st, &m) != 0)
+		return false;
+	if (m->len == (size_t)st->st_size && filedata_store_begin(node)) {
+		bv.buf[0].mem = (void *)m->addr;
+		if (fuse_lowlevel_notify_store(p->se, ino, 0, &bv, 0) == 0) {
+			__atomic_fetch_add(&p->file_stores, 1, __ATOMIC_RELAXED);
+			stored = filedata_push_still_good(node, gen);
+			if (!stored) {
+				fuse_lowlevel_notify_inval_inode(p->se, ino, 0, 0);
+				__atomic_fetch_add(&p->invalidated, 1, __ATOMIC_RELAXED);
+			}
+		}
+		filedata_store_done(node);
+	}
+	mapcache_put(p->maps, m);
+	if (stored)
+		filedata_pushed_whole(node, st);
+	return stored;
+}
+
 static gpointer pusher_main(gpointer data)
 {
 	struct pusher *p = data;
@@ -240,7 +278,8 @@ static gpointer pusher_main(gpointer data)
 }
 
 struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
-			  struct mapcache *maps, size_t window, size_t file_max)
+			  struct mapcache *maps, size_t window, size_t file_max,
+			  size_t open_max)
 {
 	struct pusher *p = g_new0(struct pusher, 1);
 
@@ -249,6 +288,7 @@ struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
 	p->maps = maps;
 	p->window = window;
 	p->file_max = file_max;
+	p->open_max = open_max;
 	p->file_buf = file_max ? g_malloc(file_max + 1) : NULL;
 	p->backoff_us = BACKOFF_MIN_US;
 	p->queue = g_async_queue_new();
@@ -270,7 +310,8 @@ void pusher_free(struct pusher *p)
 		 G_GUINT64_FORMAT " whole files of up to %zu into the kernel's "
 		 "cache, %" G_GUINT64_FORMAT " invalidated again; %" G_GUINT64_FORMAT
 		 " listed files not checked (none of the files checked before them "
-		 "was in memory)", p->stores, p->window, p->file_stores, p->file_max,
+		 "was in memory)", p->stores, p->window, p->file_stores,
+		 MAX(p->file_max, p->open_max),
 		 p->invalidated, p->unchecked);
 	while ((j = g_async_queue_try_pop(p->queue)))
 		job_free(p, j);

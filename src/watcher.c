@@ -295,7 +295,7 @@ void watcher_kernel_inode_unsized(struct watcher *w, struct inode *node)
 	int fd;
 
 	filedata_kernel_sized(node, 0);
-	if (!w->kernel_sizes || !S_ISREG(node->type))
+	if (!w->kernel_sizes || !S_ISREG(inode_type(node)))
 		return;
 	fd = inode_open(w->inodes, node, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)

@@ -51,6 +51,29 @@ void filedata_writer_close(struct inode *node);
 bool filedata_has_writers(const struct inode *node);
 
 /*
+ * An open of node's file through the mount began (before its reply), or
+ * ended (at its release, or when its reply failed).  While none is in
+ * force, no read of the file can be waiting for the daemon with the
+ * kernel's pages locked: the kernel reads only for an open file, and
+ * releases it after its last read.  A begin waits while an open stores
+ * the file (below).  Past OPENS_MAX opens at once the count stays at
+ * OPENS_MAX for good, which counts as open from then on.
+ */
+#define OPENS_MAX 127
+void filedata_open_begin(struct inode *node);
+void filedata_open_end(struct inode *node);
+
+/*
+ * An open that has begun may store the file into the kernel's cache from
+ * its handler, where waiting on a locked page would wait for a READ that
+ * no free handler might be left to answer, only while it is the only
+ * open: filedata_store_begin() is true if it is (and then holds off every
+ * other open's begin until filedata_store_done()).
+ */
+bool filedata_store_begin(struct inode *node);
+void filedata_store_done(struct inode *node);
+
+/*
  * The file's data is about to change in a way the kernel's cached copy may
  * miss (its size, a range written by copy or fallocate).  With shrinks, the
  * mapping is dropped first.

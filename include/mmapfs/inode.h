@@ -72,6 +72,9 @@ struct inode {
 	 *               which with -o writeback it never takes from
 	 *               attributes once it has the inode (UINT32_MAX: 4 GiB
 	 *               or more, not known)
+	 *   opens       opens through the mount now, up to OPENS_MAX (which
+	 *               then stays: some), and OPENS_STORING while an open
+	 *               stores the file into the kernel's cache
 	 */
 	guint64 data_stamp;
 
@@ -84,7 +87,8 @@ struct inode {
 	uint32_t holds;         /* protected by table->lock; each child
 				 * reached by name holds its parent */
 
-	uint16_t type;          /* immutable: st_mode & S_IFMT */
+	uint8_t type_bits;      /* immutable: st_mode & S_IFMT, >> 12 */
+	uint8_t opens;          /* the file's data protocol, above */
 	uint8_t by_name;        /* immutable: reached by reach.name */
 	/* (atomic) Known to have no security.capability: set by getxattr
 	 * (ops_xattr.c) where a watcher runs, cleared by any xattr change
@@ -94,6 +98,12 @@ struct inode {
 };
 
 #define INODE_ROOT_ID 1    /* the root's FUSE id */
+
+/* node's file type, as st_mode & S_IFMT. */
+static inline mode_t inode_type(const struct inode *node)
+{
+	return (mode_t)node->type_bits << 12;
+}
 
 struct inode_table;
 

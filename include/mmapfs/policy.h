@@ -105,11 +105,20 @@ double policy_reopen_window(const struct mmapfs_options *opts,
  */
 uint64_t policy_push_files(const struct mmapfs_options *opts, const char *blind);
 
-/* Whether the pusher runs (push or policy_push_files(), and a cache to
- * push into); never with -o writeback, where a store into the kernel's
- * cache would overwrite a page a writer had not written back yet (the
- * kernel stores into dirty pages as into any other), and the next
- * writeback would take the stale bytes to SOURCE. */
+/*
+ * The largest file an open for reading stores whole into the kernel's
+ * cache (push_files), or 0: only on a source that fstype_blind() names,
+ * where listings push nothing and the open has opened the file there
+ * anyway (pusher.h).
+ */
+uint64_t policy_push_at_open(const struct mmapfs_options *opts, const char *blind);
+
+/* Whether the pusher runs (push, policy_push_files() or
+ * policy_push_at_open(), and a cache to push into); never with -o
+ * writeback, where a store into the kernel's cache would overwrite a page
+ * a writer had not written back yet (the kernel stores into dirty pages
+ * as into any other), and the next writeback would take the stale bytes
+ * to SOURCE. */
 bool policy_pushes(const struct mmapfs_options *opts,
 		   enum mmapfs_cache_mode cache, const char *blind);
 

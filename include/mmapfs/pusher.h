@@ -22,11 +22,23 @@
  * start that reaches the daemon (the push would have spared that) ends
  * the backoff.
  *
+ * On a source that fstype_blind() names, listings push nothing (finding
+ * out would mean opening every file listed, over the network); there an
+ * open for reading, which has opened the file on the source anyway,
+ * stores a file of at most open_max bytes whole into the kernel's cache
+ * before its reply, if the kernel does not have it: the reads that follow
+ * take no READ round trip, and the kernel, which marks a file's access
+ * time stale whenever it reads pages from the daemon, sends no GETATTR
+ * at the next stat either (measured in BENCHMARKS.md).
+ *
  * The pushing happens on a thread of its own.  The kernel locks the pages
  * it stores into, and a page is also locked while a readahead request for
  * it waits for a reply: a handler thread that pushed could wait for a
  * request that no free handler thread is left to answer.  The pusher
- * thread can wait; the handlers never do.
+ * thread can wait; the handlers never do, but for the store at an open,
+ * which is made only while no other open of the file is in force, and
+ * holds new ones off meanwhile (filedata_store_begin()): no read of it can
+ * be waiting then.
  *
  * Never pushed: a window while the file is open for writing anywhere (the
  * kernel's copy could be newer than ours), the mapping's last page (the
@@ -51,10 +63,12 @@ struct pusher;
 
 /*
  * Starts the pusher thread; window is a power of two, at least a page, or 0
- * (no windows); file_max is the largest file pushed whole (0: none).
+ * (no windows); file_max is the largest file pushed whole at its listing,
+ * open_max at an open (0: none).
  */
 struct pusher *pusher_new(struct fuse_session *se, struct inode_table *inodes,
-			  struct mapcache *maps, size_t window, size_t file_max);
+			  struct mapcache *maps, size_t window, size_t file_max,
+			  size_t open_max);
 
 /* Stops the thread and drops what is still queued. */
 void pusher_free(struct pusher *p);
@@ -84,6 +98,18 @@ struct push_job *pusher_prepare(struct pusher *p, fuse_ino_t ino,
 struct push_job *pusher_prepare_file(struct pusher *p, fuse_ino_t ino,
 				     struct inode *node,
 				     const struct stat *attr);
+
+/*
+ * At an open for reading of node's file (ino), which has begun
+ * (filedata_open_begin()), whose descriptor is fd and attributes st:
+ * stores the file whole into the kernel's cache now, from the calling
+ * handler, if it is one to store (regular, not empty, at most open_max
+ * bytes, no writer, the only open, the kernel not given it since it last
+ * changed).  Returns whether it did: the open then keeps the kernel's
+ * cache (filedata_pushed_whole() has recorded st).
+ */
+bool pusher_store_at_open(struct pusher *p, fuse_ino_t ino, struct inode *node,
+			  int fd, const struct stat *st);
 
 /* Queues a prepared job (or drops it when the queue is full). */
 void pusher_submit(struct pusher *p, struct push_job *job);

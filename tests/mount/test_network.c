@@ -11,6 +11,8 @@
  *     the same bytes;
  *   - within the window, pages the kernel let go are read through the
  *     daemon again with no open and no stat sent;
+ *   - a small file is stored into the kernel's cache at its open: its
+ *     reads and the stat after them reach no further than the kernel;
  *   - a first pass sends no more opens than the same pass over sshfs
  *     itself (its other requests are logged: with sshfs's caches off,
  *     mmapfs's stats of a file each reach the network, BENCHMARKS.md);
@@ -272,6 +274,71 @@ static void test_dropped_pages(struct mount *m, gconstpointer data)
 	g_assert_cmpint(mount_stop(m), ==, 0);
 }
 
+/*
+ * An open for reading of a small file stores it whole into the kernel's
+ * cache: reading it sends the daemon no READ, and, its access time not
+ * marked stale, a stat after the read sends no GETATTR; a file larger
+ * than push_files (64 KiB) is read as before.  Each file is mapped and
+ * locked at its open (a page the store put there that reclaim took would
+ * be read through the daemon), and read through the descriptor.
+ */
+static void test_stored_at_open(struct mount *m, gconstpointer data)
+{
+	const char *const opts[] = { "-o", "timeout=600", NULL };
+	enum { SMALL = 10 };
+	guint64 reads, getattrs;
+	void *maps[SMALL];
+	size_t lens[SMALL];
+
+	m->want_sshfs = true;
+	for (int i = 0; i <= SMALL; i++) {
+		g_autofree char *rel = g_strdup_printf("f%d", i);
+		g_autofree char *p = src_path(m, rel);
+
+		/* 1 to 60 KiB, and one of 100 KiB. */
+		write_random_file(p, i < SMALL ? (size_t)(1 + i * 6) << 10 : 100 << 10,
+				  (guint32)i + 1);
+	}
+	mount_start(m, opts);
+	reads = mount_stat(m, "op.read.requests");
+	for (int i = 0; i < SMALL; i++) {
+		g_autofree char *rel = g_strdup_printf("f%d", i);
+		g_autofree char *s = src_path(m, rel);
+		g_autofree char *t = mnt_path(m, rel);
+		g_autoptr(GBytes) want = read_whole(s, 1 << 20);
+		int fd = open(t, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+
+		g_assert_cmpint(fd, >=, 0);
+		lens[i] = g_bytes_get_size(want);
+		maps[i] = mmap(NULL, lens[i], PROT_READ, MAP_SHARED, fd, 0);
+		g_assert_true(maps[i] != MAP_FAILED);
+		g_assert_cmpint(mlock(maps[i], lens[i]), ==, 0);
+		pread_whole(fd, want);
+		getattrs = mount_stat(m, "op.getattr.requests");
+		g_assert_cmpint(fstat(fd, &st), ==, 0);
+		g_assert_cmpuint(mount_stat(m, "op.getattr.requests"), ==, getattrs);
+		close(fd);
+	}
+	log_calls(m, "small files read");
+	g_assert_cmpuint(mount_stat(m, "op.read.requests"), ==, reads);
+	g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, SMALL);
+	{
+		g_autofree char *s = src_path(m, "f10");
+		g_autofree char *t = mnt_path(m, "f10");
+		g_autoptr(GBytes) want = read_whole(s, 1 << 20);
+		g_autoptr(GBytes) got = read_whole(t, 1 << 20);
+
+		g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+				g_bytes_get_data(want, NULL), g_bytes_get_size(want));
+		g_assert_cmpuint(mount_stat(m, "op.read.requests"), >, reads);
+		g_assert_cmpuint(mount_stat(m, "pushed_files"), ==, SMALL);
+	}
+	for (int i = 0; i < SMALL; i++)
+		munmap(maps[i], lens[i]);
+	g_assert_cmpint(mount_stop(m), ==, 0);
+}
+
 /* Reads path whole into a string. */
 static char *slurp(const char *path)
 {
@@ -424,6 +491,7 @@ int main(int argc, char **argv)
 		   "ro,timeout=600");
 	MOUNT_TEST("/network/dropped-pages", test_dropped_pages, "timeout=600");
 	MOUNT_TEST("/network/dropped-pages-ro", test_dropped_pages, "ro,timeout=600");
+	MOUNT_TEST("/network/stored-at-open", test_stored_at_open, NULL);
 	MOUNT_TEST("/network/window", test_window, "timeout=1");
 	MOUNT_TEST("/network/window-ro", test_window, "ro,timeout=1");
 	MOUNT_TEST("/network/confirmed-by-stat", test_confirmed_by_stat, NULL);

@@ -245,6 +245,49 @@ static void test_kernel_size(struct fixture *f, gconstpointer data)
 	g_assert_true(filedata_kernel_lacks(f->node, 200));
 }
 
+/* An open that begins on another thread, and says when it has. */
+static gpointer open_begins(gpointer data)
+{
+	struct fixture *f = data;
+
+	filedata_open_begin(f->node);
+	return GINT_TO_POINTER(1);
+}
+
+/*
+ * The opens count: a store only by the one open in force, which holds a
+ * new open's begin off until it is done; past OPENS_MAX opens the count
+ * stays there (some, for good).
+ */
+static void test_opens(struct fixture *f, gconstpointer data)
+{
+	GThread *t;
+
+	g_assert_false(filedata_store_begin(f->node));    /* no open: not ours */
+	filedata_open_begin(f->node);
+	g_assert_true(filedata_store_begin(f->node));
+	t = g_thread_new("opener", open_begins, f);
+	g_usleep(50000);
+	/* Held off: the count is still the storer's alone. */
+	g_assert_cmpuint(f->node->opens & 0x7f, ==, 1);
+	filedata_store_done(f->node);
+	g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(t)), ==, 1);
+	g_assert_false(filedata_store_begin(f->node));    /* two opens */
+	filedata_open_end(f->node);
+	g_assert_true(filedata_store_begin(f->node));
+	filedata_store_done(f->node);
+	filedata_open_end(f->node);
+	filedata_open_end(f->node);                        /* never below 0 */
+	g_assert_cmpuint(f->node->opens, ==, 0);
+	for (int i = 0; i < OPENS_MAX + 5; i++)
+		filedata_open_begin(f->node);
+	for (int i = 0; i < OPENS_MAX + 5; i++)
+		filedata_open_end(f->node);
+	g_assert_cmpuint(f->node->opens, ==, OPENS_MAX);
+	filedata_open_begin(f->node);
+	g_assert_false(filedata_store_begin(f->node));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -257,6 +300,7 @@ int main(int argc, char **argv)
 	ADD("/filedata/reopen", test_reopen);
 	ADD("/filedata/generation-and-pread", test_generation_and_pread);
 	ADD("/filedata/kernel-size", test_kernel_size);
+	ADD("/filedata/opens", test_opens);
 #undef ADD
 	return g_test_run();
 }
