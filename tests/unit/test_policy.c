@@ -254,14 +254,18 @@ static void test_pushes(void)
 	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_NONE, NULL));
 	g_assert_cmpuint(policy_push_files(&o, NULL), ==, o.push_files);
 	g_assert_cmpuint(o.push_files, >, 0);
-	/* A network or FUSE source: no file pushed at listings, windows are. */
+	g_assert_cmpuint(policy_push_at_open(&o, NULL), ==, 0);
+	/* A network or FUSE source: no file pushed at listings, but at
+	 * opens; windows are. */
 	g_assert_cmpuint(policy_push_files(&o, "fuse"), ==, 0);
+	g_assert_cmpuint(policy_push_at_open(&o, "fuse"), ==, o.push_files);
 	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "fuse"));
 	parse_opts("push=0,push_files=0", &o);
 	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED, NULL));
+	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "nfs"));
 	parse_opts("push=0", &o);
 	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, NULL));
-	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "nfs"));
+	g_assert_true(policy_pushes(&o, MMAPFS_CACHE_TIMEOUT, "nfs"));
 	/* -o writeback: a store could overwrite unwritten pages. */
 	parse_opts("writeback", &o);
 	g_assert_false(policy_pushes(&o, MMAPFS_CACHE_WATCHED, NULL));
