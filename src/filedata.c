@@ -53,7 +53,7 @@ void filedata_open_begin(struct inode *node)
 
 	for (;;) {
 		if (was & OPENS_STORING) {
-			/* A copy of at most push_files bytes: short. */
+			/* A copy of at most push_files bytes in memory. */
 			sched_yield();
 			was = __atomic_load_n(&node->opens, __ATOMIC_ACQUIRE);
 			continue;

@@ -223,14 +223,15 @@ bool pusher_store_at_open(struct pusher *p, fuse_ino_t ino, struct inode *node,
 	    (size_t)st->st_size > p->open_max || filedata_kernel_has(node, st) ||
 	    filedata_reads_by_pread(node) || !filedata_push_begin(node, &gen))
 		return false;
-	/* From the file's mapping, which the store faults in: a read() on a
-	 * FUSE source would have it asked for the file's size once more.
-	 * The faults, on the source, come before the kernel locks a page of
-	 * ours; a file that shrank makes the store fail, with nothing wrong
-	 * stored. */
+	/* From the file's mapping (a read() on a FUSE source would have it
+	 * asked for the file's size once more), its pages faulted in first,
+	 * before other opens are held off: that is the network's part.  A
+	 * file that shrank since makes the probe, or the store, fail, with
+	 * nothing wrong stored. */
 	if (mapcache_get(p->maps, &node->id, fd, st, &m) != 0)
 		return false;
-	if (m->len == (size_t)st->st_size && filedata_store_begin(node)) {
+	if (m->len == (size_t)st->st_size &&
+	    safecopy_probe(m->addr, m->len) == m->len && filedata_store_begin(node)) {
 		bv.buf[0].mem = (void *)m->addr;
 		if (fuse_lowlevel_notify_store(p->se, ino, 0, &bv, 0) == 0) {
 			__atomic_fetch_add(&p->file_stores, 1, __ATOMIC_RELAXED);
