@@ -683,7 +683,7 @@ void mmapfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		job = pusher_prepare(fs->pusher, ino, f.node, plan.map, off, plan.len);
 	if (fuse_reply_buf(req, plan.data, plan.len) == -EFAULT) {
 		/* Shrank between probe and reply; the kernel answered EIO. */
-		reader_reply_failed(&fs->reader, &f, &plan);
+		reader_reply_failed(&fs->reader, &plan);
 		if (job)
 			pusher_cancel(fs->pusher, job);
 	} else if (job) {

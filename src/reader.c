@@ -194,13 +194,11 @@ void reader_plan(struct reader *r, struct inode_file *f, size_t size,
 				     .data = m->addr + off, .len = n };
 }
 
-void reader_reply_failed(struct reader *r, struct inode_file *f,
-			 struct reader_plan *p)
+void reader_reply_failed(struct reader *r, struct reader_plan *p)
 {
-	g_autofree char *path = path_of(r, f->node);
-
+	log_info("inode %lu (dev %lu) shrank during a reply: mapping dropped",
+		 (unsigned long)p->map->key.ino, (unsigned long)p->map->key.dev);
 	filedata_shrank_during_reply(r->maps, p->map);
-	log_info("'%s' shrank during a reply: mapping dropped", path);
 }
 
 void reader_done(struct reader *r, struct reader_plan *p)

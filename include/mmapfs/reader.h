@@ -81,10 +81,11 @@ ssize_t reader_pread(struct reader *r, struct inode_file *f, size_t size,
 /*
  * The kernel could not copy a READER_MAP plan out of the mapping (the file
  * shrank after the probe): the mapping is dropped; the next read maps the
- * file again and its probe marks it for pread.
+ * file again and its probe marks it for pread.  Only the plan is used: the
+ * reply was sent, and the file's node may be gone since (the reader saw
+ * EIO, closed the file, and the kernel forgot it).
  */
-void reader_reply_failed(struct reader *r, struct inode_file *f,
-			 struct reader_plan *p);
+void reader_reply_failed(struct reader *r, struct reader_plan *p);
 
 /* Puts back what a plan pinned. */
 void reader_done(struct reader *r, struct reader_plan *p);

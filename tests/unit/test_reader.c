@@ -321,7 +321,7 @@ static void test_reply_failed(struct fixture *f, gconstpointer data)
 	file = open_file(f, "r");
 	reader_plan(&f->r, &file, PAGE, 0, &p);
 	g_assert_cmpint(p.how, ==, READER_MAP);
-	reader_reply_failed(&f->r, &file, &p);
+	reader_reply_failed(&f->r, &p);
 	reader_done(&f->r, &p);
 	g_assert_null(mapcache_lookup(f->maps, &file.node->id));
 	close_file(f, &file);
