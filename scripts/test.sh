@@ -75,18 +75,23 @@ if [ -z "$logs" ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-if [ -n "$(mount -t fuse.mmapfs)" ]; then
-	echo "test: mmapfs mounts were left behind:" >&2
-	mount -t fuse.mmapfs >&2
+# Mounts left behind, in every process's mount namespace (test_network
+# mounts in one of its own): "connection mount-point" lines.
+left=$(cat /proc/[0-9]*/mountinfo 2>/dev/null |
+	awk '{ for (i = 7; i < NF && $i != "-"; i++) ; if ($(i + 1) == "fuse.mmapfs") print $3, $5 }' |
+	sort -u)
+if [ -n "$left" ]; then
+	echo "test: mmapfs mounts were left behind (connection, mount point):" >&2
+	echo "$left" >&2
 	status=1
 	# A daemon stuck in the kernel cannot be killed (an invalidation
 	# waiting on a page whose READ nobody answers once the daemon is
 	# dying, seen once after a sanitizer's abort): abort each one's
-	# connection, then detach its mount.
+	# connection, so that it exits, then detach the mount (one in
+	# another namespace goes with that namespace's last process).
 	c=/sys/fs/fuse/connections
 	mountpoint -q "$c" || mount -t fusectl none "$c" 2>/dev/null
-	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "fuse.mmapfs") print $3, $5; break } }' \
-		/proc/self/mountinfo | while read -r dev mnt; do
+	echo "$left" | while read -r dev mnt; do
 		echo 1 > "$c/${dev#*:}/abort" 2>/dev/null
 		umount -l "$mnt" 2>/dev/null
 	done

@@ -72,7 +72,10 @@ void harness_init(void);
  * that a test counting the requests its own work sends counts no other
  * process's stat of a mount point (another test's, an indexer's).  Mounts
  * made outside still appear inside.  Once the program and its children
- * are gone, so is the namespace, with every mount left in it.
+ * are gone, so is the namespace, with every mount left in it; a daemon
+ * that outlives a test killed outright keeps its mount there, out of sight
+ * of `mount` outside (scripts/test.sh looks in every process's
+ * mountinfo).
  */
 void harness_private_mounts(void);
 
